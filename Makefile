@@ -1,0 +1,33 @@
+# Two commands a user needs (README Quickstart): `make lab` and `make test`.
+# Both create .venv/ when missing and install pinned versions; a second run skips the install
+# unless pyproject.toml or the constraints file changed (the stamp file is older than them).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.sam-rs-installed
+CONSTRAINTS := requirements/constraints.txt
+# Ultralytics must never pip-install at run time.
+export YOLO_AUTOINSTALL := False
+
+.PHONY: lab test lint bench setup clean-cache
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,sam2]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check helpers tests benchmarks
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m helpers bench
+
+clean-cache:
+	rm -rf .cache

@@ -1,0 +1,54 @@
+"""sam-rs helpers: SAM, SAM 2, FastSAM and a conventional baseline on remote-sensing scenes.
+
+The public surface is small and re-exported here (imported lazily, so ``import helpers`` is fast and
+``python -m helpers models`` does not load torch):
+
+    model = helpers.load_model("sam_vit_b")          # registry name -> model (downloads once)
+    model.set_image("scene.tif")                     # encode once (embedding cache)
+    masks = model.predict(points=[(120, 80)], labels=[1])   # prompt many times -> Masks
+"""
+
+import importlib
+import os
+
+# Ultralytics must never pip-install packages at run time (workshop laptops, CI, offline rooms).
+os.environ["YOLO_AUTOINSTALL"] = "False"
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_model": "helpers.models",
+    "list_models": "helpers.models",
+    "write_smoke_weights": "helpers.models",
+    "get_spec": "helpers.weights",
+    "cache_dir": "helpers.weights",
+    "ensure_weights": "helpers.weights",
+    "WeightsUnavailableError": "helpers.weights",
+    "pick_device": "helpers.device",
+    "Masks": "helpers.masks",
+    "Scene": "helpers.scene",
+    "read_scene": "helpers.raster",
+    "open_raster": "helpers.raster",
+    "preprocess": "helpers.raster",
+    "sample_scene": "helpers.data",
+    "sample_scene_path": "helpers.data",
+    "list_sample_scenes": "helpers.data",
+    "make_synthetic_scene": "helpers.data",
+    "segment_tiled": "helpers.tiling",
+    "sweep": "helpers.tuner",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,83 @@
+"""The shape every backend shares: ``set_image`` once, then ``predict`` / ``generate`` many times."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .masks import SMOKE_BANNER, Masks
+from .scene import Scene, as_scene
+
+
+class SegmentationModel:
+    """Base class for SAM, SAM 2, FastSAM and the conventional baseline.
+
+    Subclasses implement ``_set_scene`` (encode / run the everything pass once, using caches) and
+    ``predict`` and/or ``generate``. Inputs are numpy arrays or paths; outputs are :class:`Masks`.
+
+    Attributes:
+        name: registry name (``"sam_vit_b"``, ``"fastsam_s"``, ...).
+        device: the ``torch.device`` the model runs on (``None`` for CPU-only baselines).
+        checkpoint: path of the weights file that was loaded, if any.
+        smoke: ``True`` when the weights are untrained smoke weights (masks are meaningless).
+        scene: the current :class:`Scene`, set by :meth:`set_image`.
+    """
+
+    name: str = ""
+
+    def __init__(self, name: str, device=None, checkpoint=None, smoke: bool = False):
+        self.name = name
+        self.device = device
+        self.checkpoint = checkpoint
+        self.smoke = smoke
+        self.scene: Scene | None = None
+        self.timings: dict[str, float] = {}
+
+    # -- image ------------------------------------------------------------------------------------
+    def set_image(self, image, **read_options) -> SegmentationModel:
+        """Set the scene to segment.
+
+        Args:
+            image: HxWx3 uint8 RGB array, a :class:`Scene`, or a path to a GeoTIFF/PNG/JPEG.
+                GeoTIFFs keep their CRS/transform and are converted with
+                :func:`helpers.raster.read_scene` (``read_options``: ``bands``, ``stretch``, ...).
+
+        Returns:
+            ``self``, so ``model.set_image(path).predict(...)`` reads naturally.
+        """
+        scene = as_scene(image, **read_options)
+        self._set_scene(scene)
+        self.scene = scene
+        return self
+
+    def _set_scene(self, scene: Scene) -> None:
+        raise NotImplementedError
+
+    def require_scene(self) -> Scene:
+        if self.scene is None:
+            raise RuntimeError(f"{self.name}: call set_image(image) before predicting")
+        return self.scene
+
+    # -- prompts / everything -----------------------------------------------------------------------
+    def predict(self, points=None, labels=None, boxes=None, crs=None, multimask=True, mask_input=None) -> Masks:
+        raise NotImplementedError(f"{self.name} does not support prompted prediction")
+
+    def generate(self, **params) -> Masks:
+        raise NotImplementedError(f"{self.name} does not support automatic mask generation")
+
+    # -- helpers for subclasses ---------------------------------------------------------------------
+    def _result(self, masks: np.ndarray, scores: np.ndarray, **fields) -> Masks:
+        """Build a :class:`Masks` stamped with this model's name, scene georeferencing and smoke flag."""
+        scene = self.require_scene()
+        return Masks(
+            masks=masks,
+            scores=scores,
+            model=self.name,
+            crs=scene.crs,
+            transform=scene.transform,
+            smoke=self.smoke,
+            **fields,
+        )
+
+    def __repr__(self) -> str:
+        smoke = f", {SMOKE_BANNER}" if self.smoke else ""
+        return f"{type(self).__name__}(name={self.name!r}, device={self.device}{smoke})"

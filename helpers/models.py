@@ -1,0 +1,92 @@
+"""Build any registry model by name: ``load_model`` and ``list_models``."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from pathlib import Path
+
+from .base import SegmentationModel
+from .device import pick_device
+from .masks import SMOKE_BANNER
+from .weights import REGISTRY, ModelSpec, ensure_weights, get_spec, read_smoke_marker
+
+# Which module builds each family. A backend module exposes
+#   build(spec, checkpoint: Path | None, device, **options) -> SegmentationModel
+#   write_smoke_checkpoint(spec, path: Path) -> None   (random weights, real architecture and format)
+BACKENDS = {
+    "sam": "helpers.sam",
+    "mobile_sam": "helpers.mobile_sam",
+    "sam2": "helpers.sam2_backend",
+    "fastsam": "helpers.fastsam",
+    "conventional": "helpers.conventional",
+}
+
+
+class UntrainedWeightsWarning(UserWarning):
+    """Raised (as a warning) when a model is built from smoke weights."""
+
+
+def list_models() -> list[str]:
+    """Registry names, in table order."""
+    return list(REGISTRY)
+
+
+def backend_for(spec: ModelSpec):
+    return importlib.import_module(BACKENDS[spec.family])
+
+
+def load_model(name: str, weights=None, device=None, **options) -> SegmentationModel:
+    """Build a model from the registry.
+
+    Args:
+        name: a registry name, see :func:`list_models` (``"sam_vit_b"``, ``"fastsam_s"``, ...).
+        weights: ``None`` downloads (once, verified) the official checkpoint into the cache
+            (``$SAMRS_CACHE_DIR``, default ``~/.cache/sam-rs``); a path loads that local file instead
+            and skips the download. Smoke weights written by :func:`write_smoke_weights` load
+            through exactly the same code as real checkpoints.
+        device: ``None`` picks CUDA, then MPS, then CPU (and prints which); or ``"cpu"``, ``"cuda"``...
+        **options: backend options, e.g. ``half=True`` / ``compile=True`` (GPU only; CPU-safe defaults).
+
+    Raises:
+        ValueError: unknown name; weights file missing; weights not of that architecture.
+        helpers.weights.WeightsUnavailableError: download impossible (the message names the URL and
+            the exact path where the file can be placed by hand).
+    """
+    spec = get_spec(name)
+    backend = backend_for(spec)
+    if spec.family == "conventional":
+        return backend.build(spec, None, None, **options)
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise ValueError(f"weights file not found: {path}")
+    else:
+        path = ensure_weights(name)
+    smoke = read_smoke_marker(path) is not None
+    dev = pick_device(device)
+    model = backend.build(spec, path, dev, **options)
+    model.checkpoint = path
+    model.smoke = smoke
+    if smoke:
+        warnings.warn(f"{name}: {SMOKE_BANNER} ({path.name})", UntrainedWeightsWarning, stacklevel=2)
+    return model
+
+
+def write_smoke_weights(name: str, path, seed: int = 0) -> Path:
+    """Write randomly initialised weights of ``name``'s real architecture in its real checkpoint format.
+
+    The file loads with ``load_model(name, weights=path)`` (and, for SAM, with the official
+    ``segment_anything.sam_model_registry``). It carries a marker so that every model built from it
+    announces "untrained weights — masks are meaningless".
+    """
+    import torch
+
+    spec = get_spec(name)
+    if spec.family == "conventional":
+        raise ValueError(f"{name} has no weights")
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    backend_for(spec).write_smoke_checkpoint(spec, path)
+    return path
