@@ -17,7 +17,6 @@ os.environ["YOLO_OFFLINE"] = "1"
 os.environ.setdefault("SAMRS_SMOKE", "1")
 os.environ.setdefault("SAMRS_HOME", str(TEST_CACHE))
 os.environ.setdefault("SAMRS_CACHE_DIR", str(TEST_CACHE / "weights"))
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 # Ultralytics looks for Arial*.ttf in its config dir and downloads it when missing; give it
 # matplotlib's bundled DejaVuSans under those names so plotting never touches the network.

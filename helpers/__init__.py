@@ -34,6 +34,8 @@ _EXPORTS = {
     "sample_scene_path": "helpers.data",
     "list_sample_scenes": "helpers.data",
     "make_synthetic_scene": "helpers.data",
+    "write_synthetic_geotiff": "helpers.data",
+    "SAMPLE_SCENES": "helpers.data",
     "segment_tiled": "helpers.tiling",
     "sweep": "helpers.tuner",
 }
