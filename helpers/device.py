@@ -18,7 +18,10 @@ def pick_device(device: str | torch.device | None = None, *, verbose: bool = Tru
         ValueError: the requested device is not available here.
     """
     if device is not None:
-        chosen = torch.device(device)
+        try:
+            chosen = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
         if chosen.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {str(device)!r} requested but CUDA is not available on this machine")
         if chosen.type == "mps" and not _mps_available():

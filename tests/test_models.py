@@ -1,0 +1,102 @@
+"""load_model / list_models / write_smoke_weights through the real loading path (smoke weights, offline)."""
+
+import socket
+import warnings
+
+import pytest
+import torch
+
+import helpers
+from helpers import weights
+from helpers.models import UntrainedWeightsWarning, list_models, load_model, write_smoke_weights
+
+
+@pytest.fixture(scope="module")
+def smoke_vit_b(tmp_path_factory):
+    """Random ViT-B SAM weights in the official state-dict format (written once for this module)."""
+    path = tmp_path_factory.mktemp("smoke") / "sam_vit_b_smoke.pth"
+    assert write_smoke_weights("sam_vit_b", path, seed=0) == path
+    return path
+
+
+@pytest.fixture(scope="module")
+def smoke_model(smoke_vit_b):
+    with pytest.warns(UntrainedWeightsWarning, match="meaningless"):
+        return load_model("sam_vit_b", weights=smoke_vit_b, device="cpu")
+
+
+def _refused_base() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_list_models_is_the_registry_and_exported():
+    assert list_models() == list(weights.REGISTRY)
+    assert helpers.list_models is list_models and helpers.load_model is load_model
+
+
+def test_unknown_name_raises_value_error_listing_names():
+    with pytest.raises(ValueError) as info:
+        load_model("sam_vit_xl")
+    message = str(info.value)
+    assert "sam_vit_xl" in message and all(name in message for name in list_models())
+
+
+def test_missing_weights_file_is_a_clear_error(tmp_path):
+    missing = tmp_path / "nowhere" / "sam_vit_b.pth"
+    with pytest.raises(ValueError, match="weights file not found.*sam_vit_b.pth"):
+        load_model("sam_vit_b", weights=missing, device="cpu")
+
+
+def test_no_weights_offline_fails_with_one_line_and_empty_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SAMRS_CACHE_DIR", str(cache))
+    monkeypatch.setenv("SAMRS_WEIGHTS_MIRROR", _refused_base())  # never the real internet in tests
+    with pytest.raises(weights.WeightsUnavailableError) as info:
+        load_model("sam_vit_b", device="cpu")
+    message = str(info.value)
+    assert "\n" not in message and str(cache / "sam_vit_b_01ec64.pth") in message
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_smoke_file_is_a_real_format_sam_state_dict(smoke_vit_b):
+    from segment_anything import sam_model_registry
+
+    state = torch.load(smoke_vit_b, map_location="cpu", weights_only=True)  # plain tensors, no pickled code
+    reference = sam_model_registry["vit_b"](checkpoint=None).state_dict()
+    assert set(state) == set(reference)
+    assert all(state[k].shape == reference[k].shape for k in reference)
+    assert weights.read_smoke_marker(smoke_vit_b) == "sam_vit_b"
+
+
+def test_smoke_weights_load_through_helpers(smoke_vit_b, smoke_model):
+    assert smoke_model.smoke is True
+    assert smoke_model.checkpoint == smoke_vit_b
+    state = torch.load(smoke_vit_b, map_location="cpu", weights_only=True)
+    loaded = smoke_model.sam.state_dict()
+    for key in ("image_encoder.pos_embed", "mask_decoder.iou_prediction_head.layers.0.weight"):
+        assert torch.equal(loaded[key].cpu(), state[key])
+
+
+def test_smoke_weights_load_through_official_segment_anything(smoke_vit_b, smoke_model):
+    from segment_anything import sam_model_registry
+
+    official = sam_model_registry["vit_b"](checkpoint=str(smoke_vit_b))
+    ours = smoke_model.sam.state_dict()
+    for key, tensor in official.state_dict().items():
+        assert torch.equal(tensor, ours[key].cpu()), key
+
+
+def test_smoke_warning_names_the_model(smoke_vit_b):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_model("sam_vit_b", weights=smoke_vit_b, device="cpu")
+    smoke = [w for w in caught if issubclass(w.category, UntrainedWeightsWarning)]
+    assert len(smoke) == 1 and "sam_vit_b" in str(smoke[0].message)
+
+
+def test_write_smoke_weights_refuses_conventional(tmp_path):
+    with pytest.raises(ValueError, match="no weights"):
+        write_smoke_weights("conventional", tmp_path / "x.pth")
