@@ -201,7 +201,7 @@ class Masks:
             for x0, y0, x1, y1 in np.asarray(boxes, dtype=float).reshape(-1, 4):
                 ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="yellow", lw=2))
         label = title or f"{self.model} · {self.prompt_type} · {len(self)} mask(s)"
-        if scores and 0 < len(self) <= 3:
+        if scores and title is None and 0 < len(self) <= 3:
             label += " · scores " + ", ".join(f"{s:.3f}" for s in self.scores)
         if self.smoke:
             label += f"\n⚠ {SMOKE_BANNER}"

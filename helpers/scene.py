@@ -53,7 +53,7 @@ class Scene:
             return None
         from rasterio.transform import array_bounds
 
-        south, west, north, east = array_bounds(self.height, self.width, self.transform)
+        west, south, east, north = array_bounds(self.height, self.width, self.transform)
         return west, south, east, north
 
 

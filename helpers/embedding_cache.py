@@ -1,0 +1,247 @@
+"""Image-embedding cache: encode once per (image content, model, checkpoint), in memory and on disk.
+
+SAM's image encoder is the expensive step (about 10 s per image for ViT-B on a laptop CPU); the prompt
+encoder and mask decoder take milliseconds. Embeddings are therefore kept
+
+* in memory, in a small LRU shared by every model in the process (``default_cache()``), and
+* on disk under ``$SAMRS_HOME/embeddings`` (else ``<weights cache>/embeddings``), one file per key,
+  so a new kernel re-opening the same scene loads the embedding instead of re-encoding it.
+
+The key is a hash of the image bytes (and shape), the model name, the checkpoint identity (a content
+fingerprint of the weights file) and anything else that changes the numbers (device type, precision).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = [
+    "Embedding",
+    "EmbeddingCache",
+    "default_cache",
+    "embedding_dir",
+    "image_digest",
+    "checkpoint_identity",
+    "embedding_key",
+]
+
+# Bytes read from each end of a weights file for its fingerprint: a torch zip stores tensor data
+# near the start and its index at the end, so different weights differ there. Reading 8 MiB keeps
+# a 2.5 GB ViT-H checkpoint's identity cheap (no full sha256 on every load).
+_FINGERPRINT_BYTES = 4 * 1024 * 1024
+_FORMAT_VERSION = 1
+
+
+@dataclass
+class Embedding:
+    """One encoded image.
+
+    Attributes:
+        features: float tensor (1, C, h, w), e.g. (1, 256, 64, 64) for SAM.
+        input_size: (h, w) of the resized image fed to the encoder (before padding to 1024).
+        original_size: (H, W) of the original image.
+        source: where it came from: ``"computed"``, ``"memory"`` or ``"disk"``.
+        seconds: time spent obtaining it (encoding or loading).
+    """
+
+    features: torch.Tensor
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+    source: str = "computed"
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def embedding_dir() -> Path:
+    """Default on-disk location: ``$SAMRS_HOME/embeddings`` or ``helpers.weights.cache_dir()/embeddings``."""
+    home = os.environ.get("SAMRS_HOME")
+    if home:
+        return Path(home).expanduser() / "embeddings"
+    from .weights import cache_dir
+
+    return cache_dir() / "embeddings"
+
+
+def image_digest(image: np.ndarray) -> str:
+    """Content hash of an image array (bytes + shape + dtype)."""
+    array = np.ascontiguousarray(image)
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{array.shape}|{array.dtype.str}|".encode())
+    digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+_identity_memo: dict[tuple, str] = {}
+
+
+def checkpoint_identity(path) -> str:
+    """Content fingerprint of a weights file: size plus the hash of its first and last 4 MiB.
+
+    Content based (not path/mtime based), so a copied or re-written identical file keeps its cached
+    embeddings while different weights (another seed, a fine-tune) never share them. Memoised per
+    (path, size, mtime) within the process.
+    """
+    path = Path(path).expanduser().resolve()
+    stat = path.stat()
+    memo_key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if memo_key not in _identity_memo:
+        digest = hashlib.sha256(str(stat.st_size).encode())
+        with open(path, "rb") as handle:
+            digest.update(handle.read(_FINGERPRINT_BYTES))
+            if stat.st_size > 2 * _FINGERPRINT_BYTES:
+                handle.seek(-_FINGERPRINT_BYTES, os.SEEK_END)
+                digest.update(handle.read())
+        _identity_memo[memo_key] = digest.hexdigest()[:32]
+    return _identity_memo[memo_key]
+
+
+def embedding_key(image: np.ndarray, model: str, checkpoint: str, variant: str = "") -> str:
+    """The cache key: hash of (image content, model name, checkpoint identity, variant)."""
+    parts = f"v{_FORMAT_VERSION}|{image_digest(image)}|{model}|{checkpoint}|{variant}"
+    return hashlib.sha256(parts.encode()).hexdigest()[:40]
+
+
+class EmbeddingCache:
+    """Memory LRU plus on-disk store of :class:`Embedding` objects, by key.
+
+    Args:
+        directory: where embedding files go; ``None`` uses :func:`embedding_dir` (resolved at use, so
+            tests may change ``$SAMRS_HOME``); ``False`` disables the disk store.
+        memory_items: how many embeddings to keep in memory (SAM ViT: 4 MiB each).
+    """
+
+    def __init__(self, directory: Path | str | None | bool = None, memory_items: int = 8):
+        self._directory = directory
+        self.memory_items = int(memory_items)
+        self._memory: OrderedDict[str, Embedding] = OrderedDict()
+        self._lock = threading.Lock()
+        self.stats = {"computed": 0, "memory": 0, "disk": 0}
+
+    @property
+    def directory(self) -> Path | None:
+        if self._directory is False:
+            return None
+        if self._directory is None or self._directory is True:
+            return embedding_dir()
+        return Path(self._directory).expanduser()
+
+    def path_for(self, key: str) -> Path | None:
+        directory = self.directory
+        return None if directory is None else directory / key[:2] / f"{key}.pt"
+
+    # ---- lookup --------------------------------------------------------------------------------
+    def get(self, key: str, device=None) -> Embedding | None:
+        """The cached embedding for ``key`` (memory first, then disk), or ``None``."""
+        with self._lock:
+            hit = self._memory.get(key)
+            if hit is not None:
+                self._memory.move_to_end(key)
+                self.stats["memory"] += 1
+                return _moved(hit, device, "memory")
+        loaded = self._load(key)
+        if loaded is None:
+            return None
+        self._remember(key, loaded)
+        self.stats["disk"] += 1
+        return _moved(loaded, device, "disk")
+
+    def get_or_compute(self, key: str, compute: Callable[[], Embedding], device=None, persist: bool = True):
+        """Return the cached embedding or ``compute()`` it, then store it (memory, and disk if ``persist``)."""
+        import time
+
+        start = time.perf_counter()
+        hit = self.get(key, device=device)
+        if hit is not None:
+            hit.seconds = time.perf_counter() - start
+            return hit
+        embedding = compute()
+        embedding.source = "computed"
+        embedding.seconds = time.perf_counter() - start
+        self.stats["computed"] += 1
+        self._remember(key, embedding)
+        if persist:
+            self._save(key, embedding)
+        return embedding
+
+    def clear_memory(self) -> None:
+        """Forget the in-memory embeddings (the disk store stays)."""
+        with self._lock:
+            self._memory.clear()
+
+    def __contains__(self, key: str) -> bool:
+        path = self.path_for(key)
+        return key in self._memory or (path is not None and path.is_file())
+
+    # ---- storage -------------------------------------------------------------------------------
+    def _remember(self, key: str, embedding: Embedding) -> None:
+        if self.memory_items <= 0:
+            return
+        with self._lock:
+            self._memory[key] = embedding
+            self._memory.move_to_end(key)
+            while len(self._memory) > self.memory_items:
+                self._memory.popitem(last=False)
+
+    def _save(self, key: str, embedding: Embedding) -> None:
+        path = self.path_for(key)
+        if path is None:
+            return
+        payload = {
+            "features": embedding.features.detach().to("cpu").contiguous(),
+            "input_size": list(embedding.input_size),
+            "original_size": list(embedding.original_size),
+            "format": _FORMAT_VERSION,
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write to a temporary file in the same folder, then rename: readers never see half a file.
+            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(payload, handle)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; the cache may be shared by a group
+            os.replace(tmp, path)
+        except OSError:
+            # A read-only or full disk only costs the speed-up, never the result.
+            if "tmp" in locals() and os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _load(self, key: str) -> Embedding | None:
+        path = self.path_for(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            return Embedding(
+                features=payload["features"],
+                input_size=tuple(int(v) for v in payload["input_size"]),
+                original_size=tuple(int(v) for v in payload["original_size"]),
+                source="disk",
+            )
+        except Exception:  # noqa: BLE001 - a corrupt cache file is re-encoded, not fatal
+            return None
+
+
+def _moved(embedding: Embedding, device, source: str) -> Embedding:
+    features = embedding.features if device is None else embedding.features.to(device)
+    return Embedding(features, embedding.input_size, embedding.original_size, source, 0.0, dict(embedding.extra))
+
+
+_default: EmbeddingCache | None = None
+
+
+def default_cache() -> EmbeddingCache:
+    """The process-wide cache shared by all models (memory LRU + ``embedding_dir()`` on disk)."""
+    global _default
+    if _default is None:
+        _default = EmbeddingCache()
+    return _default
