@@ -53,6 +53,15 @@ _EXPORTS = {
     "write_synthetic_geotiff": "helpers.data",
     "SAMPLE_SCENES": "helpers.data",
     "segment_tiled": "helpers.tiling",
+    "tile_grid": "helpers.tiling",
+    "TiledResult": "helpers.tiling",
+    "segment_batch": "helpers.batch",
+    "masks_to_gdf": "helpers.export",
+    "masks_to_file": "helpers.export",
+    "masks_to_geotiff": "helpers.export",
+    "masks_to_png": "helpers.export",
+    "write_vector": "helpers.export",
+    "write_label_geotiff": "helpers.export",
     "sweep": "helpers.tuner",
 }
 

@@ -92,7 +92,7 @@ class Masks:
     @property
     def areas(self) -> np.ndarray:
         """Pixel count of each mask (N,)."""
-        return self.masks.reshape(len(self), -1).sum(axis=1)
+        return self.masks.sum(axis=(1, 2))
 
     def select(self, index) -> Masks:
         """A new ``Masks`` holding the masks at ``index`` (int, slice, list or bool array)."""

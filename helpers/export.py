@@ -1,0 +1,654 @@
+"""Exact GIS export of masks: label GeoTIFF / COG, polygons (GeoJSON, Shapefile, GeoPackage, GeoParquet), PNG.
+
+Conventions:
+
+* Polygons trace pixel *edges*: a mask's polygon covers exactly its pixels (no smoothing unless
+  ``simplify`` is asked for), so the area of a polygon in pixel units is its pixel count. Masks are
+  vectorised in pixel coordinates ``(x, y) = (column, row)`` of pixel corners (integers, exact) and
+  mapped through the scene's affine transform at the end.
+* Plain images without a CRS keep pixel coordinates (y grows downwards), ``crs`` is ``None`` and
+  ``area_m2`` is NaN.
+* Overlapping masks (automatic generation) are vectorised separately: each keeps its own polygon.
+  In a label raster (one value per pixel) the smaller mask is painted on top.
+* Instance id ``i + 1`` belongs to mask ``i`` everywhere (label raster, polygons, PNG colours).
+* Every file is written to a temporary name in the target folder and renamed when complete, so a
+  killed run never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "VECTOR_DRIVERS",
+    "atomic_output",
+    "vectorize_masks",
+    "vectorize_labels",
+    "pixel_to_map",
+    "geometry_areas_m2",
+    "masks_to_gdf",
+    "write_vector",
+    "masks_to_file",
+    "LabelRasterWriter",
+    "write_label_geotiff",
+    "masks_to_geotiff",
+    "label_colours",
+    "overlay_labels",
+    "masks_to_png",
+]
+
+# File extension -> OGR driver (GeoParquet goes through geopandas/pyarrow: GDAL wheels often lack it).
+VECTOR_DRIVERS = {
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".shp": "ESRI Shapefile",
+    ".gpkg": "GPKG",
+    ".fgb": "FlatGeobuf",
+    ".parquet": "GeoParquet",
+    ".geoparquet": "GeoParquet",
+}
+# Shapefile (dBASE) field names are limited to 10 characters.
+_SHAPEFILE_COLUMNS = {"stability_score": "stability", "prompt_type": "prompt"}
+_SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+
+
+# ---- atomic writes --------------------------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_output(path, suffix: str | None = None):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The temporary name starts with a dot and keeps the extension (drivers pick formats by it), so an
+    interrupted run leaves at most a hidden ``.name.tmp-*`` file, never a truncated ``name``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix if suffix is None else suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # writers (GDAL, OGR) want to create the file themselves
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# ---- vectorisation --------------------------------------------------------------------------------
+def _polygons_from_shapes(shape_iter):
+    """(GeoJSON polygon, value) pairs from ``rasterio.features.shapes`` -> (values, shapely polygons).
+
+    Built in one ``from_ragged_array`` call: much faster than ``shapely.geometry.shape`` per polygon.
+    """
+    import shapely
+
+    coords, ring_offsets, poly_offsets, values = [], [0], [0], []
+    for geom, value in shape_iter:
+        for ring in geom["coordinates"]:
+            coords.extend(ring)
+            ring_offsets.append(len(coords))
+        poly_offsets.append(len(ring_offsets) - 1)
+        values.append(value)
+    if not values:
+        return np.zeros(0, np.int64), np.zeros(0, dtype=object)
+    polygons = shapely.from_ragged_array(
+        shapely.GeometryType.POLYGON,
+        np.asarray(coords, dtype=np.float64),
+        (np.asarray(ring_offsets), np.asarray(poly_offsets)),
+    )
+    return np.asarray(values, dtype=np.int64), polygons
+
+
+def _group_parts(ids: np.ndarray, polygons: np.ndarray, n: int) -> np.ndarray:
+    """Polygons with instance ids 1..n -> object array (n,): Polygon, MultiPolygon, or None."""
+    import shapely
+
+    out = np.full(n, None, dtype=object)
+    if ids.size == 0:
+        return out
+    order = np.argsort(ids, kind="stable")
+    ids, polygons = ids[order], polygons[order]
+    uniq, start, count = np.unique(ids, return_index=True, return_counts=True)
+    single = count == 1
+    out[uniq[single] - 1] = polygons[start[single]]
+    for value, s, c in zip(uniq[~single], start[~single], count[~single], strict=True):
+        out[value - 1] = shapely.multipolygons(polygons[s : s + c])
+    return out
+
+
+def vectorize_labels(labels: np.ndarray, n: int | None = None, offset=(0, 0), connectivity: int = 4):
+    """Polygons of a label raster, in pixel coordinates.
+
+    Args:
+        labels: int (H, W) instance labels, 0 = background, values 1..n.
+        n: number of instances (default ``labels.max()``).
+        offset: (column, row) of ``labels[0, 0]`` in the full scene, added to every coordinate.
+        connectivity: 4 or 8 (pixel neighbourhood joining pixels into one polygon).
+
+    Returns:
+        object array (n,): the (Multi)Polygon of label ``i + 1`` at ``[i]``, ``None`` where absent.
+    """
+    from affine import Affine
+    from rasterio.features import shapes
+
+    labels = np.asarray(labels)
+    n = int(labels.max(initial=0)) if n is None else int(n)
+    if n >= 2**31:
+        raise ValueError(f"too many instances for vectorisation: {n}")
+    source = labels.astype(np.int32, copy=False)
+    shift = Affine.translation(float(offset[0]), float(offset[1]))
+    parts = shapes(source, mask=source > 0, connectivity=connectivity, transform=shift)
+    ids, polygons = _polygons_from_shapes(parts)
+    return _group_parts(ids, polygons, n)
+
+
+def _bbox_slices(mask_boxes: np.ndarray, i: int):
+    x0, y0, x1, y1 = (int(v) for v in mask_boxes[i])
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _layers(masks: np.ndarray, mask_boxes: np.ndarray) -> list[list[int]]:
+    """Split masks into layers of non-overlapping masks (greedy, larger masks first).
+
+    One ``shapes`` call per layer is much faster than one per mask; automatic generation rarely
+    stacks more than a few masks on a pixel, so there are few layers.
+    """
+    layers: list[list[int]] = []
+    occupied: list[np.ndarray] = []
+    crops = [masks[i][_bbox_slices(mask_boxes, i)] for i in range(len(masks))]  # views, no copies
+    areas = np.array([int(np.count_nonzero(c)) for c in crops])
+    for i in np.argsort(-areas, kind="stable"):
+        if areas[i] == 0:
+            continue
+        rows, cols = _bbox_slices(mask_boxes, i)
+        crop = crops[i]
+        for layer, occ in zip(layers, occupied, strict=True):
+            if not (occ[rows, cols] & crop).any():
+                layer.append(int(i))
+                occ[rows, cols] |= crop
+                break
+        else:
+            occ = np.zeros(masks.shape[1:], dtype=bool)
+            occ[rows, cols] = crop
+            layers.append([int(i)])
+            occupied.append(occ)
+    return layers
+
+
+def vectorize_masks(masks: np.ndarray, offset=(0, 0), connectivity: int = 4, boxes=None) -> np.ndarray:
+    """One exact pixel-footprint polygon per mask, overlapping masks vectorised separately.
+
+    Args:
+        masks: bool (N, H, W).
+        offset: (column, row) of pixel ``[0, 0]`` in the full scene (tiles), added to coordinates.
+        connectivity: 4 (default, like ``rasterio.features.shapes``) or 8.
+        boxes: optional XYXY (N, 4) pixel boxes of the masks (``Masks.boxes``) to skip recomputing.
+
+    Returns:
+        object array (N,): shapely Polygon / MultiPolygon (holes kept) in pixel coordinates of corners,
+        ``None`` for empty masks.
+    """
+    from .masks import boxes_from_masks
+
+    masks = np.asarray(masks, dtype=bool)
+    if masks.ndim != 3:
+        raise ValueError(f"masks must be (N, H, W), got shape {masks.shape}")
+    n = masks.shape[0]
+    out = np.full(n, None, dtype=object)
+    if n == 0:
+        return out
+    mask_boxes = boxes_from_masks(masks) if boxes is None else np.asarray(boxes).reshape(n, 4)
+    mask_boxes = np.round(mask_boxes).astype(np.int64)
+    for layer in _layers(masks, mask_boxes):
+        # Vectorise the layer only inside the union of its boxes.
+        x0, y0 = mask_boxes[layer, 0].min(), mask_boxes[layer, 1].min()
+        x1, y1 = mask_boxes[layer, 2].max(), mask_boxes[layer, 3].max()
+        labels = np.zeros((y1 - y0, x1 - x0), dtype=np.int32)
+        for i in layer:
+            rows, cols = _bbox_slices(mask_boxes, i)
+            labels[rows.start - y0 : rows.stop - y0, cols.start - x0 : cols.stop - x0][masks[i, rows, cols]] = i + 1
+        found = vectorize_labels(labels, n=n, offset=(offset[0] + x0, offset[1] + y0), connectivity=connectivity)
+        out[layer] = found[layer]
+    return out
+
+
+def pixel_to_map(geometries, transform) -> np.ndarray:
+    """Apply an affine ``transform`` (pixel corner (col, row) -> map (x, y)) to geometries; ``None`` kept."""
+    import shapely
+
+    geometries = np.asarray(geometries, dtype=object)
+    if transform is None:
+        return geometries
+    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
+
+    def affine(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack([a * xy[:, 0] + b * xy[:, 1] + c, d * xy[:, 0] + e * xy[:, 1] + f])
+
+    return shapely.transform(geometries, affine)
+
+
+# ---- areas ----------------------------------------------------------------------------------------
+def _pyproj(crs):
+    from pyproj import CRS
+
+    return CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+
+
+def _area_method(pcrs) -> str:
+    if pcrs.is_geographic:
+        return "geodesic"
+    method = (pcrs.coordinate_operation.method_name if pcrs.coordinate_operation else "").lower()
+    # (Pseudo/Web) Mercator inflates areas by 1/cos^2(latitude): planar areas would be wrong.
+    if "mercator" in method and "transverse" not in method:
+        return "geodesic"
+    return "planar"
+
+
+def geometry_areas_m2(geometries, crs, method: str = "auto") -> np.ndarray:
+    """Area in square metres of each geometry (map coordinates in ``crs``); NaN where unknown.
+
+    Args:
+        geometries: shapely geometries (``None`` -> NaN) in ``crs`` coordinates.
+        crs: the CRS of the coordinates, or ``None`` (plain image: every area is NaN).
+        method: ``"auto"`` (geodesic on the CRS's ellipsoid for geographic and Mercator CRSs, planar
+            area times the unit's metre factor squared for other projected CRSs, e.g. UTM or a
+            US-feet State Plane), ``"planar"`` or ``"geodesic"``.
+    """
+    import shapely
+
+    geometries = np.asarray(geometries, dtype=object)
+    areas = np.full(geometries.shape[0], np.nan)
+    if crs is None or geometries.size == 0:
+        return areas
+    if method not in ("auto", "planar", "geodesic"):
+        raise ValueError(f"area method must be 'auto', 'planar' or 'geodesic', got {method!r}")
+    pcrs = _pyproj(crs)
+    method = _area_method(pcrs) if method == "auto" else method
+    present = np.array([g is not None for g in geometries], dtype=bool)
+    geoms = geometries[present]
+    if method == "planar":
+        if pcrs.is_geographic:
+            raise ValueError("planar areas in a geographic CRS are meaningless; use method='geodesic'")
+        factor = pcrs.axis_info[0].unit_conversion_factor
+        areas[present] = shapely.area(geoms) * factor**2
+        return areas
+    areas[present] = _geodesic_areas(geoms, pcrs)
+    return areas
+
+
+def _geodesic_areas(geoms: np.ndarray, pcrs) -> np.ndarray:
+    import shapely
+    from pyproj import Transformer
+
+    # Raster transforms give (x, y) = (lon, lat) in traditional GIS order, whatever the CRS axis order.
+    geographic = pcrs.geodetic_crs
+    if not pcrs.is_geographic:
+        to_lonlat = Transformer.from_crs(pcrs, geographic, always_xy=True)
+        geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1])))
+    geod = geographic.get_geod()
+    # Counter-clockwise shells (in lon/lat) give positive areas; orient so holes are subtracted.
+    geoms = shapely.orient_polygons(geoms) if hasattr(shapely, "orient_polygons") else geoms
+    return np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in geoms], dtype=np.float64)
+
+
+# ---- GeoDataFrame and vector files --------------------------------------------------------------
+def _pixel_size(transform) -> float:
+    return float(np.sqrt(abs(transform.a * transform.e - transform.b * transform.d))) if transform else 1.0
+
+
+def masks_to_gdf(masks, simplify: float | None = None, to_crs=None, area_method: str = "auto",
+                 connectivity: int = 4):
+    """Polygons of ``masks`` (a :class:`helpers.masks.Masks`) as a GeoDataFrame, one row per non-empty mask.
+
+    Args:
+        masks: the result to export; its ``crs``/``transform`` georeference the polygons.
+        simplify: optional tolerance in *pixels* for topology-preserving Douglas-Peucker simplification
+            (``None``: exact pixel footprints). Areas are always of the exact footprint.
+        to_crs: optional CRS to reproject the polygons to (e.g. ``"EPSG:4326"`` for RFC 7946 GeoJSON).
+        area_method: see :func:`geometry_areas_m2`.
+        connectivity: 4 or 8, pixel neighbourhood joining pixels into one polygon part.
+
+    Returns:
+        GeoDataFrame with columns ``id`` (``i + 1``, as in the label raster), ``score``,
+        ``stability_score`` (when known), ``area_px``, ``area_m2`` (NaN without CRS), ``model``,
+        ``prompt_type``, ``tile_id`` (-1 when not tiled), ``smoke`` and ``geometry``; ``gdf.attrs``
+        holds ``smoke`` and ``model`` too.
+    """
+    pixel_geoms = vectorize_masks(masks.masks, connectivity=connectivity, boxes=masks.boxes)
+    keep = np.array([g is not None for g in pixel_geoms], dtype=bool)
+    columns = {
+        "id": np.arange(1, len(masks) + 1, dtype=np.int64)[keep],
+        "score": np.asarray(masks.scores, dtype=np.float64)[keep],
+    }
+    if masks.stability_scores is not None:
+        columns["stability_score"] = np.asarray(masks.stability_scores, dtype=np.float64)[keep]
+    columns["area_px"] = _mask_areas(masks)[keep]
+    tile_ids = masks.tile_ids if masks.tile_ids is not None else np.full(len(masks), -1)
+    return build_gdf(
+        pixel_geoms[keep], columns, masks.crs, masks.transform, model=masks.model,
+        prompt_type=masks.prompt_type, tile_ids=np.asarray(tile_ids)[keep], smoke=masks.smoke,
+        simplify=simplify, to_crs=to_crs, area_method=area_method,
+    )
+
+
+def build_gdf(pixel_geoms, columns: dict, crs, transform, model: str = "", prompt_type: str = "",
+              tile_ids=None, smoke: bool = False, simplify: float | None = None, to_crs=None,
+              area_method: str = "auto"):
+    """GeoDataFrame from pixel-coordinate polygons plus attribute columns (shared by tiling and export).
+
+    ``pixel_geoms`` are mapped through ``transform``; ``area_m2`` is computed from the exact footprint
+    before optional simplification (``simplify`` in pixels) and reprojection (``to_crs``).
+    """
+    import geopandas as gpd
+    import shapely
+
+    geoms = pixel_to_map(np.asarray(pixel_geoms, dtype=object), transform)
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():  # polygonised pixel footprints are valid; this is a guard, not a repair path
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
+    data = dict(columns)
+    data["area_m2"] = geometry_areas_m2(geoms, crs, method=area_method)
+    n = len(geoms)
+    data["model"] = np.full(n, model, dtype=object)
+    data["prompt_type"] = np.full(n, prompt_type, dtype=object)
+    data["tile_id"] = np.full(n, -1, np.int32) if tile_ids is None else np.asarray(tile_ids, np.int32)
+    data["smoke"] = np.full(n, bool(smoke))
+    if simplify:
+        geoms = shapely.simplify(geoms, float(simplify) * _pixel_size(transform), preserve_topology=True)
+    gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs)
+    if to_crs is not None:
+        if crs is None:
+            raise ValueError("to_crs given but the masks have no CRS (plain image, pixel coordinates)")
+        gdf = gdf.to_crs(to_crs)
+    gdf.attrs.update({"smoke": bool(smoke), "model": model})
+    return gdf
+
+
+def _driver_for(path: Path) -> str:
+    driver = VECTOR_DRIVERS.get(path.suffix.lower())
+    if driver is None:
+        known = ", ".join(sorted(VECTOR_DRIVERS))
+        raise ValueError(f"unsupported vector format {path.suffix!r} for {path.name}; use one of {known}")
+    return driver
+
+
+def write_vector(gdf, path, layer: str | None = None) -> Path:
+    """Write a GeoDataFrame atomically; the format follows the extension (see ``VECTOR_DRIVERS``).
+
+    GeoParquet is written with geopandas/pyarrow, the rest with pyogrio. Shapefile column names longer
+    than 10 characters are shortened (``stability_score`` -> ``stability``, ``prompt_type`` ->
+    ``prompt``); its sidecar files are moved into place before the ``.shp`` itself.
+    """
+    path = Path(path)
+    driver = _driver_for(path)
+    if driver == "GeoParquet":
+        with atomic_output(path) as tmp:
+            gdf.to_parquet(tmp, index=False)
+        return path
+    import pyogrio
+
+    if driver == "ESRI Shapefile":
+        return _write_shapefile(gdf.rename(columns=_SHAPEFILE_COLUMNS), path)
+    with atomic_output(path) as tmp:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # GeoJSON driver notes a non-WGS84 CRS
+            pyogrio.write_dataframe(gdf, tmp, driver=driver, layer=layer or path.stem)
+    return path
+
+
+def _write_shapefile(gdf, path: Path) -> Path:
+    import pyogrio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.stem}.tmp-", dir=path.parent))
+    try:
+        pyogrio.write_dataframe(gdf, tmpdir / path.name, driver="ESRI Shapefile", encoding="UTF-8")
+        for sidecar in _SHAPEFILE_SIDECARS:  # the .shp goes last: its presence means complete
+            if (tmpdir / path.with_suffix(sidecar).name).exists():
+                os.replace(tmpdir / path.with_suffix(sidecar).name, path.with_suffix(sidecar))
+        os.replace(tmpdir / path.name, path)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return path
+
+
+def masks_to_file(masks, path, simplify: float | None = None, to_crs=None, layer: str | None = None,
+                  **options) -> Path:
+    """Write the polygons of ``masks`` to ``path`` (.geojson, .shp, .gpkg, .parquet, .fgb) atomically.
+
+    ``simplify``/``to_crs``/``options`` as in :func:`masks_to_gdf`; ``layer`` names the layer
+    (GeoPackage; default: the file stem). Returns the path.
+    """
+    path = Path(path)
+    _driver_for(path)  # fail before the (possibly slow) vectorisation
+    return write_vector(masks_to_gdf(masks, simplify=simplify, to_crs=to_crs, **options), path, layer=layer)
+
+
+# ---- label GeoTIFF / COG --------------------------------------------------------------------------
+class LabelRasterWriter:
+    """Write a uint32 instance-label GeoTIFF window by window; the file appears only on :meth:`close`.
+
+    Args:
+        path: output path.
+        width, height: raster size in pixels.
+        crs, transform: georeferencing (``None`` for plain images).
+        cog: write a Cloud Optimized GeoTIFF (GDAL COG driver, nearest-neighbour overviews).
+        compress: ``"deflate"`` (default), ``"zstd"``, ``"lzw"`` or ``"none"``.
+        blocksize: internal tile size (multiple of 16).
+        tags: metadata tags (model, prompt type, smoke...).
+
+    The label data are written to a hidden temporary tiled GeoTIFF opened read/write (``read`` gives
+    back what was written, which tiled inference uses), then renamed or converted to COG.
+    """
+
+    def __init__(self, path, width: int, height: int, crs=None, transform=None, cog: bool = False,
+                 compress: str = "deflate", blocksize: int = 256, tags: dict | None = None):
+        import rasterio
+
+        self.path = Path(path)
+        self.cog = cog
+        self.compress = compress
+        self.blocksize = blocksize
+        self._stack = contextlib.ExitStack()
+        self._tmp = self._stack.enter_context(atomic_output(self.path))
+        profile = dict(
+            driver="GTiff", width=int(width), height=int(height), count=1, dtype="uint32", nodata=0,
+            crs=crs, transform=transform, tiled=True, blockxsize=blocksize, blockysize=blocksize,
+            BIGTIFF="IF_SAFER",
+        )
+        if compress and compress != "none":
+            profile.update(compress=compress, predictor=2)
+        if transform is None:
+            profile.pop("transform")
+        work = self._tmp.with_suffix(".work.tif") if cog else self._tmp
+        self._work = work
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            self.dataset = rasterio.open(work, "w+", **profile)
+        self.dataset.set_band_description(1, "instance_id")
+        if tags:
+            self.dataset.update_tags(**{k: str(v) for k, v in tags.items()})
+
+    @property
+    def temp_path(self) -> Path:
+        """The file being written (hidden, next to ``path``) until :meth:`close`."""
+        return self._work
+
+    def write(self, labels: np.ndarray, window) -> None:
+        """Write uint32 (h, w) ``labels`` at ``window`` (``rasterio.windows.Window``)."""
+        self.dataset.write(np.asarray(labels, dtype=np.uint32), 1, window=window)
+
+    def read(self, window) -> np.ndarray:
+        """What was written at ``window`` so far (0 where nothing was)."""
+        return self.dataset.read(1, window=window)
+
+    def close(self) -> Path:
+        """Finish the file (COG conversion if asked) and move it into place; returns the path."""
+        import rasterio.shutil
+
+        try:
+            self.dataset.close()
+            if self.cog:
+                options = {"BLOCKSIZE": self.blocksize, "OVERVIEW_RESAMPLING": "NEAREST", "BIGTIFF": "IF_SAFER"}
+                if self.compress and self.compress != "none":
+                    options.update(COMPRESS=self.compress.upper(), PREDICTOR="YES")
+                rasterio.shutil.copy(self._work, self._tmp, driver="COG", **options)
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            if self.cog and self._work.exists():
+                self._work.unlink()
+        self._stack.close()
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the temporary file; nothing appears at ``path``."""
+        if not self.dataset.closed:
+            self.dataset.close()
+        if self._work.exists():
+            self._work.unlink()
+        self._stack.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+
+def write_label_geotiff(labels: np.ndarray, path, crs=None, transform=None, cog: bool = False,
+                        tags: dict | None = None, **options) -> Path:
+    """Write a uint32 (H, W) label array as a tiled, compressed GeoTIFF (nodata 0) or COG, atomically."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be (H, W), got shape {labels.shape}")
+    from rasterio.windows import Window
+
+    with LabelRasterWriter(path, labels.shape[1], labels.shape[0], crs=crs, transform=transform,
+                           cog=cog, tags=tags, **options) as writer:
+        writer.write(labels, Window(0, 0, labels.shape[1], labels.shape[0]))
+    return Path(path)
+
+
+def _mask_areas(masks) -> np.ndarray:
+    """Pixel count per mask (also for zero masks, where ``Masks.areas`` cannot reshape)."""
+    return masks.masks.sum(axis=(1, 2), dtype=np.int64)
+
+
+def _label_raster_small_on_top(masks) -> np.ndarray:
+    labels = np.zeros(masks.shape, dtype=np.uint32)
+    for i in np.argsort(-_mask_areas(masks), kind="stable"):  # large first: small objects stay visible
+        labels[masks.masks[i]] = i + 1
+    return labels
+
+
+def _tags(masks) -> dict:
+    return {"model": masks.model, "prompt_type": masks.prompt_type, "smoke": str(bool(masks.smoke)).lower(),
+            "software": "sam-rs"}
+
+
+def masks_to_geotiff(masks, path, cog: bool = False, **options) -> Path:
+    """Write ``masks`` as uint32 instance labels (mask ``i`` -> ``i + 1``, 0 = nodata/background).
+
+    Uses the masks' CRS/transform; tiled and deflate-compressed; ``cog=True`` writes a COG with
+    overviews. Where masks overlap the smaller one is on top. ``options``: see
+    :class:`LabelRasterWriter` (``compress``, ``blocksize``, ``tags``).
+    """
+    tags = {**_tags(masks), **options.pop("tags", {})}
+    return write_label_geotiff(_label_raster_small_on_top(masks), path, crs=masks.crs,
+                               transform=masks.transform, cog=cog, tags=tags, **options)
+
+
+# ---- PNG ------------------------------------------------------------------------------------------
+def label_colours(n: int, seed: int = 0) -> np.ndarray:
+    """uint8 (n + 1, 3) colours for labels 0..n (0 is black), the same as ``Masks.overlay`` uses."""
+    colours = np.zeros((n + 1, 3), dtype=np.uint8)
+    colours[1:] = np.random.default_rng(seed).uniform(40, 255, size=(n, 3)).astype(np.uint8)
+    return colours
+
+
+def overlay_labels(image: np.ndarray, labels: np.ndarray, alpha: float = 0.45, seed: int = 0,
+                   boundaries: bool = True) -> np.ndarray:
+    """HxWx3 uint8 ``image`` with each label of a uint (H, W) label raster painted in a random colour."""
+    labels = np.asarray(labels)
+    colours = label_colours(int(labels.max(initial=0)), seed).astype(np.float32)
+    out = image.astype(np.float32).copy()
+    fg = labels > 0
+    out[fg] = (1 - alpha) * out[fg] + alpha * colours[labels[fg]]
+    if boundaries:  # thin white outlines make touching objects distinguishable
+        edge = np.zeros_like(fg)
+        edge[:-1] |= labels[:-1] != labels[1:]
+        edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+        out[edge & fg] = 255
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def draw_banner(image: np.ndarray, text: str) -> np.ndarray:
+    """A copy of HxWx3 uint8 ``image`` with ``text`` on a dark strip at the top (smoke warnings)."""
+    from PIL import Image, ImageDraw
+
+    pil = Image.fromarray(image)
+    draw = ImageDraw.Draw(pil)
+    height = max(12, min(24, image.shape[0] // 12))
+    draw.rectangle([0, 0, image.shape[1], height], fill=(20, 20, 20))
+    draw.text((4, 1), text, fill=(255, 200, 0))
+    return np.asarray(pil)
+
+
+def write_png(array: np.ndarray, path, text: dict | None = None) -> Path:
+    """Write a uint8 array (H, W) or (H, W, 3) as PNG atomically, with optional tEXt metadata."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, str(value))
+    with atomic_output(path, suffix=".png") as tmp:
+        Image.fromarray(np.asarray(array, dtype=np.uint8)).save(tmp, format="PNG", pnginfo=info)
+    return Path(path)
+
+
+def masks_to_png(masks, path, image: np.ndarray | None = None, alpha: float = 0.45, seed: int = 0,
+                 banner: bool = True) -> Path:
+    """Write a PNG of ``masks``.
+
+    Args:
+        masks: the :class:`helpers.masks.Masks` to draw.
+        path: output ``.png``.
+        image: HxWx3 uint8 scene: writes an overlay (masks in random colours, like SAM's
+            ``show_anns``). Without it: one mask -> black/white (0/255) PNG; several -> RGB instance
+            map (each mask in its colour on black, smaller masks on top).
+        alpha: mask opacity in the overlay.
+        seed: colour seed (same colours as ``Masks.overlay``).
+        banner: print "untrained weights — masks are meaningless" on smoke results.
+
+    The PNG carries tEXt metadata: model, prompt_type, smoke.
+    """
+    from .masks import SMOKE_BANNER
+
+    if image is not None:
+        from .scene import check_rgb_uint8
+
+        check_rgb_uint8(image)
+        if image.shape[:2] != masks.shape:
+            raise ValueError(f"image is {image.shape[:2]} but masks are {masks.shape} (H, W)")
+        array = masks.overlay(image, alpha=alpha, seed=seed)
+    elif len(masks) == 1:
+        array = masks.masks[0].astype(np.uint8) * 255
+    else:
+        array = label_colours(len(masks), seed)[_label_raster_small_on_top(masks)]
+    if masks.smoke and banner and array.ndim == 3:
+        array = draw_banner(array, SMOKE_BANNER.replace("\u2014", "-"))
+    return write_png(array, path, text=_tags(masks))
