@@ -14,7 +14,7 @@ export YOLO_AUTOINSTALL := False
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,sam2]"
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,sam2,text]"
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -63,6 +63,9 @@ _EXPORTS = {
     "write_vector": "helpers.export",
     "write_label_geotiff": "helpers.export",
     "sweep": "helpers.tuner",
+    "FastSAMModel": "helpers.fastsam",
+    "run_latency_benchmark": "helpers.bench",
+    "measure": "helpers.bench",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -227,9 +227,14 @@ def _apply_affine(transform, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _check_inside(pixels: np.ndarray, scene: Scene, what: str, crs, original: np.ndarray) -> None:
-    """Raise if any row of ``pixels`` ((N, 2) points or (B, 4) boxes) leaves the scene footprint."""
+    """Raise if any row of ``pixels`` ((N, 2) points or (B, 4) boxes) leaves the scene footprint.
+
+    Points are pixel centres (up to ``W - 0.5``); box corners are pixel edges, so a box may end at
+    ``W``/``H`` exactly, as ``Masks.boxes`` of a mask touching the right or bottom edge does.
+    """
     x, y = pixels[:, 0::2], pixels[:, 1::2]
-    outside = ((x < -_EDGE) | (x > scene.width - _EDGE) | (y < -_EDGE) | (y > scene.height - _EDGE)).any(axis=1)
+    high = 0.0 if what == "box" else _EDGE
+    outside = ((x < -_EDGE) | (x > scene.width - high) | (y < -_EDGE) | (y > scene.height - high)).any(axis=1)
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
         given = ", ".join(f"{v:.6g}" for v in original[i])

@@ -37,7 +37,9 @@ def test_opens_with_pythia_preamble(notebook):
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.lstrip().startswith("# "), f"{path.name}: no title"
     for section in ("Overview", "Prerequisites", "Time to learn", "Hardware"):
-        assert re.search(rf"^#+ .*{section}", first.source, re.M | re.I), f"{path.name}: no '{section}' section"
+        # A heading ("## Time to learn") or a bold label ("- **Time to learn**: ...") as Pythia uses.
+        pattern = rf"^(#+ .*{section}|\s*[-*]?\s*\*\*{section})"
+        assert re.search(pattern, first.source, re.M | re.I), f"{path.name}: no '{section}' section"
 
 
 def test_imports_up_front_and_one_parameter_cell(notebook):

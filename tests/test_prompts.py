@@ -163,3 +163,19 @@ def test_unknown_crs_is_one_line():
 
 def test_normalise_boxes_accepts_one_box():
     np.testing.assert_array_equal(normalise_boxes((1, 2, 3, 4)), [[1, 2, 3, 4]])
+
+
+def test_box_may_end_on_the_scene_edge_like_masks_boxes():
+    import numpy as np
+
+    from helpers.masks import Masks
+    from helpers.prompts import to_pixel_boxes
+    from helpers.scene import Scene
+
+    scene = Scene(np.zeros((10, 20, 3), np.uint8))
+    mask = np.zeros((10, 20), bool)
+    mask[4:, 15:] = True  # touches the right and bottom edges
+    box = Masks(mask, [1.0]).boxes
+    assert to_pixel_boxes(box, None, scene).tolist() == [[15.0, 4.0, 20.0, 10.0]]
+    with pytest.raises(ValueError, match="outside the scene"):
+        to_pixel_boxes([[0, 0, 20.5, 10]], None, scene)

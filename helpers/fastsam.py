@@ -1,0 +1,633 @@
+"""FastSAM (YOLOv8-seg "segment everything" + prompt selection) on ultralytics, returning ``Masks``.
+
+FastSAM's design: one pass of a YOLOv8 segmentation network finds *every* object ("everything"
+mode); prompts (points, boxes, text) then only **select** among those masks, so a prompt costs
+almost nothing. :class:`FastSAMModel` mirrors it: ``set_image`` runs the everything pass once and
+caches it, ``predict`` selects, ``generate`` returns the everything masks.
+
+The network runs through ``ultralytics.FastSAM`` (nothing of the FastSAM repository is vendored); the
+selection rules reproduce ``ultralytics.models.fastsam.FastSAMPredictor.prompt`` and are tested to
+give the same masks as a direct ultralytics call.
+
+Point semantics (FastSAM's): an everything-mask is *selected* when it contains any foreground point
+and *removed* when it contains any background point (only background points: every mask not
+containing one). ``mode="merge"`` (default for points) returns the union of the selected masks as
+one mask; ``mode="per_prompt"`` one mask per foreground point (and per box / text); ``mode="all"``
+the selected everything-masks themselves, as ultralytics returns them.
+
+Text prompts score each mask's crop against the text with OpenAI CLIP ViT-B/32 (as ultralytics
+does); they need the ``clip`` package and the ``ViT-B-32.pt`` weights (see :func:`load_clip`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .base import SegmentationModel
+from .masks import Masks
+from .prompts import prepare_prompts
+from .scene import Scene
+from .weights import ModelSpec, attach_smoke_marker, cache_dir, read_smoke_marker
+
+__all__ = [
+    "FastSAMModel",
+    "build",
+    "write_smoke_checkpoint",
+    "load_clip",
+    "build_random_clip",
+    "ClipScorer",
+    "EVERYTHING_DEFAULTS",
+    "CLIP_URL",
+    "CLIP_INSTALL_HINT",
+]
+
+#: FastSAM's published inference defaults (its README / ultralytics docs) plus ultralytics' max_det.
+EVERYTHING_DEFAULTS = {"imgsz": 1024, "conf": 0.4, "iou": 0.9, "retina_masks": True, "max_det": 300}
+MODES = ("merge", "per_prompt", "all")
+#: Masks of at most this many pixels are not offered to CLIP (ultralytics' rule).
+TEXT_MIN_AREA = 100
+
+CLIP_ARCH = "ViT-B/32"  # what ultralytics' FastSAMPredictor loads
+CLIP_FILENAME = "ViT-B-32.pt"
+CLIP_URL = (
+    "https://openaipublic.azureedge.net/clip/models/"
+    "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt"
+)
+CLIP_INSTALL_HINT = (
+    "text prompts need OpenAI CLIP: pip install clip-anytorch ftfy regex 'setuptools<81' "
+    "(or pip install git+https://github.com/ultralytics/CLIP.git)"
+)
+# ViT-B/32 hyper-parameters (as clip.model.build_model reads them from the official state dict).
+_CLIP_VIT_B32 = dict(
+    embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=32,
+    context_length=77, vocab_size=49408, transformer_width=512, transformer_heads=8, transformer_layers=12,
+)  # fmt: skip
+# Parameter counts separate FastSAM-s (YOLOv8s-seg, ~12M) from FastSAM-x (YOLOv8x-seg, ~72M).
+_ARCH_PARAMS_M = {"s": (5.0, 30.0), "x": (45.0, 120.0)}
+
+
+# ---- building ---------------------------------------------------------------------------------------
+def _check_pt_suffix(path: Path) -> None:
+    if path.suffix != ".pt":
+        raise ValueError(f"FastSAM weights must be an ultralytics .pt file (ultralytics requires it), got {path.name}")
+
+
+def build(spec: ModelSpec, checkpoint: Path | None, device=None, **options) -> FastSAMModel:
+    """Load a FastSAM checkpoint with ``ultralytics.FastSAM``.
+
+    An ultralytics ``.pt`` is a pickle (it can run code when loaded), so ``checkpoint`` must be a
+    verified registry download or a file the user named explicitly: :func:`helpers.load_model`
+    only calls this with one of those.
+
+    Args:
+        spec: registry entry (``spec.arch`` ``"s"`` or ``"x"``).
+        checkpoint: path of ``FastSAM-s.pt`` / ``FastSAM-x.pt`` (or smoke weights from
+            :func:`write_smoke_checkpoint`).
+        device: ``torch.device`` (``None`` = CPU).
+        **options: defaults of the everything pass (``imgsz``, ``conf``, ``iou``, ``retina_masks``,
+            ``max_det``; see :meth:`FastSAMModel.generate`), ``half=True`` (CUDA only) and
+            ``clip_weights=PATH`` (CLIP ViT-B/32 checkpoint for text prompts).
+
+    Raises:
+        ValueError: no checkpoint, not a ``.pt`` file, not a segmentation model, wrong FastSAM size,
+            unknown option.
+    """
+    import torch
+
+    if checkpoint is None:
+        raise ValueError(f"{spec.name} needs a weights file (FastSAM-{spec.arch}.pt)")
+    path = Path(checkpoint)
+    _check_pt_suffix(path)
+    device = torch.device("cpu") if device is None else torch.device(device)
+    half = bool(options.pop("half", False))
+    clip_weights = options.pop("clip_weights", None)
+    if half and device.type != "cuda":
+        raise ValueError(f"half=True needs a CUDA device; this model is on {device.type}")
+    defaults = _check_everything_params({**EVERYTHING_DEFAULTS, **options})
+    yolo = _load_ultralytics(path, spec)
+    smoke = read_smoke_marker(path) is not None
+    return FastSAMModel(
+        spec.name, yolo, device=device, checkpoint=path, smoke=smoke, half=half, defaults=defaults,
+        clip_weights=clip_weights,
+    )  # fmt: skip
+
+
+def _load_ultralytics(path: Path, spec: ModelSpec):
+    """``ultralytics.FastSAM(path)``, checked to be a segmentation model of ``spec.arch``'s size."""
+    from ultralytics import FastSAM
+
+    try:
+        yolo = FastSAM(str(path))
+    except (TypeError, ModuleNotFoundError, AttributeError, KeyError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path.name} is not an ultralytics FastSAM checkpoint: {first}") from None
+    net = yolo.model
+    if getattr(net, "task", "segment") != "segment" or not hasattr(net, "model"):
+        raise ValueError(f"{path.name} is not a segmentation model (FastSAM is YOLOv8-seg)")
+    params_m = sum(p.numel() for p in net.parameters()) / 1e6
+    low, high = _ARCH_PARAMS_M.get(spec.arch, (0.0, float("inf")))
+    if not low <= params_m <= high:
+        other = next((a for a, (lo, hi) in _ARCH_PARAMS_M.items() if lo <= params_m <= hi), None)
+        hint = f"; load it as fastsam_{other}" if other else ""
+        raise ValueError(f"{path.name} has {params_m:.1f}M parameters, not FastSAM-{spec.arch}{hint}")
+    return yolo
+
+
+def write_smoke_checkpoint(spec: ModelSpec, path: Path) -> None:
+    """Random YOLOv8{s,x}-seg with one class, saved exactly as ultralytics saves a trained model.
+
+    The architecture is ultralytics' own ``yolov8{arch}-seg.yaml`` with ``nc=1`` (FastSAM's single
+    "object" class). Ultralytics' default initialisation makes every output constant (activations
+    vanish through the random network), so the convolutions are re-drawn with He-normal weights and
+    the batch-norm statistics calibrated on multi-scale noise images; the class score is scaled so
+    that about 10% of anchors pass FastSAM's default ``conf=0.4`` on those images. Real scenes then
+    give tens to hundreds of (meaningless) masks, so the post-processing cost is realistic; the
+    count depends on the scene. The file is written by ultralytics' ``strip_optimizer`` (fp16
+    model, ``train_args``, version metadata) with the smoke marker added, and loads with
+    ``ultralytics.FastSAM(path)``.
+    """
+    import torch
+    from ultralytics.nn.tasks import SegmentationModel
+    from ultralytics.utils import LOGGER
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    path = Path(path)
+    _check_pt_suffix(path)
+    if spec.arch not in _ARCH_PARAMS_M:
+        raise ValueError(f"unknown FastSAM size {spec.arch!r}; expected 's' or 'x'")
+    level = LOGGER.level
+    LOGGER.setLevel("WARNING")  # ultralytics logs "Overriding nc" and "Optimizer stripped" lines
+    try:
+        net = SegmentationModel(f"yolov8{spec.arch}-seg.yaml", nc=1, verbose=False)
+        net.names = {0: "object"}
+        _make_random_net_respond(net)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        train_args = {"task": "segment", "model": f"yolov8{spec.arch}-seg.yaml", "imgsz": 1024, "single_cls": True}
+        torch.save({"model": net, "train_args": train_args}, path)
+        strip_optimizer(path, updates=attach_smoke_marker({}, spec.name))
+    finally:
+        LOGGER.setLevel(level)
+
+
+def _make_random_net_respond(net, calibration_size: int = 256) -> None:
+    """Re-draw conv weights (He-normal), calibrate batch norms on noise, and bias the class score."""
+    import torch
+    from torch import nn
+
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d) and module.weight.requires_grad:  # the DFL conv is fixed
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average over the calibration batch
+    # Noise at several spatial scales (blobs to pixels), stretched to 0..1 like a normalised image.
+    size = (calibration_size, calibration_size)
+    images = sum(nn.functional.interpolate(torch.rand(4, 3, g, g), size=size, mode="bilinear") for g in (4, 16, 64, 256))
+    low, high = images.amin((1, 2, 3), keepdim=True), images.amax((1, 2, 3), keepdim=True)
+    images = (images - low) / (high - low)
+    net.train()
+    with torch.no_grad():
+        net(images)
+    net.eval()
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = 0.03  # ultralytics' value
+    head = net.model[-1]
+    logits = []
+    hooks = [branch[-1].register_forward_hook(lambda _m, _i, out: logits.append(out)) for branch in head.cv3]
+    with torch.no_grad():
+        net(images)
+    for hook in hooks:
+        hook.remove()
+    means = [float(out.mean()) for out in logits]
+    stds = [max(float(out.std()), 1e-6) for out in logits]
+    spread = torch.cat([((out - m) / sd).flatten() for out, m, sd in zip(logits, means, stds, strict=True)])
+    # Standardise each level's class logit, then shift so the top 10% of anchors score above 0.4.
+    target = float(torch.logit(torch.tensor(0.4))) - float(spread.quantile(0.9))
+    for branch, m, sd in zip(head.cv3, means, stds, strict=True):
+        conv = branch[-1]
+        conv.bias.data = target + (conv.bias.data - m) / sd
+        conv.weight.data /= sd
+    for param in net.parameters():
+        param.requires_grad = False
+
+
+# ---- CLIP for text prompts ---------------------------------------------------------------------------
+def _import_clip():
+    """The OpenAI ``clip`` module, or ImportError with the one line saying what to install."""
+    try:
+        import clip
+    except ImportError:
+        raise ImportError(CLIP_INSTALL_HINT) from None
+    if not (hasattr(clip, "load") and hasattr(clip, "tokenize")):  # PyPI's "clip" is a clipboard tool
+        raise ImportError(f"the installed 'clip' package is not OpenAI CLIP; {CLIP_INSTALL_HINT}")
+    return clip
+
+
+def default_clip_paths() -> list[Path]:
+    """Where :func:`load_clip` looks for ``ViT-B-32.pt``: the sam-rs cache, then ultralytics' weights dir."""
+    paths = [cache_dir() / "clip" / CLIP_FILENAME]
+    try:
+        from ultralytics.utils import WEIGHTS_DIR
+
+        paths.append(Path(WEIGHTS_DIR) / "clip" / CLIP_FILENAME)
+    except ImportError:  # pragma: no cover - ultralytics is a hard dependency
+        pass
+    return paths
+
+
+class ClipScorer:
+    """CLIP image/text encoders with the interface ultralytics' FastSAMPredictor uses.
+
+    Attributes:
+        model: a ``clip.model.CLIP`` module.
+        image_preprocess: PIL image -> normalised (3, R, R) tensor (CLIP's own transform).
+        device: torch device.
+    """
+
+    def __init__(self, model, image_preprocess, device=None):
+        import torch
+
+        self.device = torch.device(device or "cpu")
+        self.model = model.to(self.device).float().eval()
+        self.image_preprocess = image_preprocess
+
+    def tokenize(self, texts):
+        return _import_clip().tokenize(texts, truncate=True).to(self.device)
+
+    def encode_text(self, tokens):
+        import torch
+
+        with torch.inference_mode():
+            features = self.model.encode_text(tokens).float()
+        return features / features.norm(p=2, dim=-1, keepdim=True)
+
+    def encode_image(self, images):
+        import torch
+
+        with torch.inference_mode():
+            features = self.model.encode_image(images).float()
+        return features / features.norm(p=2, dim=-1, keepdim=True)
+
+    def similarity(self, crops: list, texts: list[str]):
+        """(T, C) cosine similarity between ``texts`` and PIL ``crops``."""
+        import torch
+
+        images = torch.stack([self.image_preprocess(crop).to(self.device) for crop in crops])
+        return self.encode_text(self.tokenize(texts)) @ self.encode_image(images).T
+
+
+def load_clip(weights=None, device=None) -> ClipScorer:
+    """CLIP ViT-B/32 (what ultralytics' FastSAM uses) from a local checkpoint; never downloads.
+
+    Args:
+        weights: path of OpenAI's ``ViT-B-32.pt`` (TorchScript archive or state dict); ``None``
+            looks in :func:`default_clip_paths`.
+        device: torch device.
+
+    Raises:
+        ImportError: the ``clip`` package is missing (the message says what to install).
+        FileNotFoundError: no weights file (the message gives the URL and where to put it).
+    """
+    clip = _import_clip()
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"CLIP weights not found: {path}")
+    else:
+        path = next((p for p in default_clip_paths() if p.is_file()), None)
+        if path is None:
+            raise FileNotFoundError(
+                f"text prompts need CLIP {CLIP_ARCH} weights: download {CLIP_URL} to {default_clip_paths()[0]}"
+            )
+    model, preprocess = clip.load(str(path), device="cpu", jit=False)
+    return ClipScorer(model, preprocess, device)
+
+
+def build_random_clip(device=None, seed: int = 0) -> ClipScorer:
+    """A randomly initialised CLIP of the real ViT-B/32 architecture (for tests and smoke runs).
+
+    Its text/image similarities are meaningless, but the whole text-prompt path runs as with the
+    real weights. Needs the ``clip`` package (see :data:`CLIP_INSTALL_HINT`).
+    """
+    import torch
+
+    clip = _import_clip()
+    from clip.model import CLIP
+
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = CLIP(**_CLIP_VIT_B32)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    return ClipScorer(model, clip.clip._transform(_CLIP_VIT_B32["image_resolution"]), device)
+
+
+# ---- the model --------------------------------------------------------------------------------------
+@dataclass
+class _Everything:
+    """One cached everything pass: masks in scene pixels, detection scores and boxes."""
+
+    params: dict
+    masks: np.ndarray  # (M, H, W) bool
+    scores: np.ndarray  # (M,) float32 detection confidence
+    det_boxes: np.ndarray  # (M, 4) XYXY from the detector (ultralytics' border-adjusted boxes)
+    seconds: float
+
+
+def _check_everything_params(params: dict) -> dict:
+    unknown = sorted(set(params) - set(EVERYTHING_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown FastSAM option(s) {', '.join(unknown)}; use {', '.join(EVERYTHING_DEFAULTS)}")
+    out = dict(params)
+    imgsz = out["imgsz"]
+    if isinstance(imgsz, bool) or not isinstance(imgsz, (int, np.integer)) or imgsz < 32 or imgsz % 32:
+        raise ValueError(f"imgsz must be a positive multiple of 32 (e.g. 640, 1024), got {imgsz!r}")
+    for key in ("conf", "iou"):
+        value = out[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 <= value <= 1:
+            raise ValueError(f"{key} must be a number in [0, 1], got {value!r}")
+        out[key] = float(value)
+    max_det = out["max_det"]
+    if isinstance(max_det, bool) or not isinstance(max_det, (int, np.integer)) or max_det < 1:
+        raise ValueError(f"max_det must be a positive integer, got {max_det!r}")
+    if not isinstance(out["retina_masks"], (bool, np.bool_)):
+        raise ValueError(f"retina_masks must be True or False, got {out['retina_masks']!r}")
+    out.update(imgsz=int(imgsz), max_det=int(max_det), retina_masks=bool(out["retina_masks"]))
+    return out
+
+
+def _ultralytics_device(device) -> str:
+    """torch.device -> the device string ultralytics' select_device expects ("cpu", "0", "mps")."""
+    if device is None or device.type == "cpu":
+        return "cpu"
+    if device.type == "cuda":
+        return str(device.index or 0)
+    return device.type
+
+
+class FastSAMModel(SegmentationModel):
+    """FastSAM with the shared ``set_image`` / ``predict`` / ``generate`` shape.
+
+    Attributes:
+        yolo: the ``ultralytics.FastSAM`` model.
+        defaults: everything-pass settings used by ``set_image`` (see :meth:`generate`).
+        everything: the cached everything pass of the current scene (masks, scores, settings).
+        clip: the :class:`ClipScorer` for text prompts (loaded on first use; assign one to override,
+            e.g. ``model.clip = build_random_clip()``).
+    """
+
+    def __init__(self, name, yolo, device=None, checkpoint=None, smoke=False, half=False, defaults=None,
+                 clip_weights=None):  # fmt: skip
+        super().__init__(name, device=device, checkpoint=checkpoint, smoke=smoke)
+        self.yolo = yolo
+        self.half = half
+        self.defaults = dict(defaults or EVERYTHING_DEFAULTS)
+        self.clip_weights = clip_weights
+        self.clip: ClipScorer | None = None
+        self.everything: _Everything | None = None
+
+    # ---- the everything pass ----------------------------------------------------------------------
+    def _run_everything(self, image: np.ndarray, params: dict) -> _Everything:
+        from ultralytics.utils.ops import scale_masks
+
+        start = time.perf_counter()
+        bgr = np.ascontiguousarray(image[..., ::-1])  # ultralytics takes numpy images as OpenCV BGR
+        precision = {"quantize": "fp16"} if self.half else {}
+        result = self.yolo.predict(bgr, device=_ultralytics_device(self.device), verbose=False, **precision, **params)[0]
+        height, width = image.shape[:2]
+        if len(result) == 0:
+            masks = np.zeros((0, height, width), dtype=bool)
+        else:
+            data = result.masks.data
+            if tuple(data.shape[1:]) != (height, width):  # retina_masks=False: masks at network resolution
+                data = scale_masks(data[None].float(), (height, width))[0] > 0.5
+            masks = data.bool().cpu().numpy()
+        return _Everything(
+            params=dict(params),
+            masks=masks,
+            scores=result.boxes.conf.float().cpu().numpy().astype(np.float32),
+            det_boxes=result.boxes.xyxy.float().cpu().numpy().astype(np.float32),
+            seconds=time.perf_counter() - start,
+        )
+
+    def _set_scene(self, scene: Scene) -> None:
+        self.everything = self._run_everything(scene.image, self.defaults)
+        self.timings = {"everything": self.everything.seconds}
+
+    def _require_everything(self) -> _Everything:
+        self.require_scene()
+        return self.everything
+
+    def generate(self, **params) -> Masks:
+        """Every mask FastSAM finds in the scene (its "everything" mode).
+
+        Args:
+            imgsz: network input size, a multiple of 32 (default 1024; smaller is faster and coarser).
+            conf: minimum detection confidence in [0, 1] (default 0.4; lower finds more, weaker masks).
+            iou: NMS IoU threshold in [0, 1] (default 0.9; lower removes more overlapping masks).
+            retina_masks: ``True`` computes masks at the scene's full resolution (sharp edges);
+                ``False`` at network resolution, then upsampled (faster, blocky edges).
+            max_det: at most this many masks (default 300).
+
+        Settings not given keep ``model.defaults``. The pass run by ``set_image`` is reused when the
+        settings match; otherwise the network runs again and its masks become the ones that later
+        prompts select from.
+
+        Returns:
+            :class:`Masks` (N, H, W) in scene pixels, ``scores`` = detection confidence, ordered by
+            confidence; ``extra["det_boxes"]`` holds the detector's XYXY boxes.
+        """
+        scene = self.require_scene()
+        settings = _check_everything_params({**self.defaults, **params})
+        start = time.perf_counter()
+        cached = self.everything is not None and self.everything.params == settings
+        if not cached:
+            self.everything = self._run_everything(scene.image, settings)
+        every = self.everything
+        result = self._result(
+            every.masks.copy(),
+            every.scores.copy(),
+            prompt_type="everything",
+            prompts={"params": settings},
+            extra={"det_boxes": every.det_boxes.copy(), "everything_index": np.arange(len(every.scores))},
+        )
+        result.timings = {
+            "everything": every.seconds,
+            "generate": time.perf_counter() - start,
+            "cached": cached,
+        }
+        return result
+
+    # ---- prompts ---------------------------------------------------------------------------------
+    def predict(self, points=None, labels=None, boxes=None, crs=None, multimask=True, mask_input=None, *,
+                boxes_xywh=None, text=None, mode=None) -> Masks:  # fmt: skip
+        """Select masks of the cached everything pass with points, boxes and/or text (never re-runs it).
+
+        Args:
+            points: ``[(x, y), ...]`` pixel (column, row) of the scene (``crs=None``), or map
+                coordinates in ``crs``. Fractional pixels round to the nearest pixel.
+            labels: one per point, 1 = foreground, 0 = background (``None``: all foreground).
+                FastSAM's rule: masks containing a foreground point are selected, masks containing a
+                background point are removed; with background points only, every mask not containing
+                one is selected.
+            boxes: XYXY ``[(x0, y0, x1, y1), ...]`` (x1/y1 exclusive, like ``Masks.boxes``); each
+                selects the mask with the highest IoU with the box.
+            crs: ``None`` (pixels) or the CRS of ``points`` / ``boxes`` (e.g. ``"EPSG:4326"``).
+            multimask: accepted for SAM compatibility and ignored (FastSAM has no candidate masks).
+            mask_input: not supported by FastSAM (must be ``None``).
+            boxes_xywh: boxes as ``(x, y, width, height)``, the format of FastSAM's own command
+                line; converted to XYXY. Give ``boxes`` or ``boxes_xywh``, not both.
+            text: a text prompt or list of them; each selects the mask whose crop CLIP matches best.
+            mode: ``"merge"`` one mask, the union of every selected mask (FastSAM's output; an empty
+                mask with score 0 when nothing is selected); ``"per_prompt"`` (alias ``"per_point"``)
+                one mask per foreground point, box and text, in that order (union of that prompt's selection, minus masks
+                holding a background point); ``"all"`` each selected everything-mask once, in
+                confidence order (what ultralytics returns). Default: ``"per_prompt"`` for boxes or
+                text alone, ``"merge"`` otherwise.
+
+        Returns:
+            :class:`Masks` in scene pixels; ``scores`` = detection confidence of the (best) selected
+            mask; ``extra["everything_index"]`` lists the everything-masks used for each output mask.
+        """
+        every = self._require_everything()
+        scene = self.scene
+        start = time.perf_counter()
+        if mask_input is not None:
+            raise ValueError("FastSAM has no mask input; pass mask_input=None (refine with more points instead)")
+        if boxes is not None and boxes_xywh is not None:
+            raise ValueError("give boxes (XYXY) or boxes_xywh (x, y, width, height), not both")
+        if boxes_xywh is not None:
+            boxes = _xywh_to_xyxy(boxes_xywh)
+        texts = _normalise_texts(text)
+        if points is None and boxes is None and texts is None:
+            raise ValueError("no prompt given: pass points=[(x, y)] (with labels), boxes=[(x0, y0, x1, y1)] or text=")
+        prompts = None
+        if points is not None or boxes is not None or labels is not None:
+            prompts = prepare_prompts(scene, points=points, labels=labels, boxes=boxes, crs=crs)
+        if mode is None:
+            mode = "merge" if prompts is not None and prompts.points is not None else "per_prompt"
+        mode = "per_prompt" if mode == "per_point" else mode  # the natural name when prompting with points
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+
+        groups = self._select(every, prompts, texts)  # one index array per prompt
+        masks, scores, used = _combine(every, groups, mode)
+        prompt_kinds = [k for k, v in (("points", prompts and prompts.points), ("boxes", prompts and prompts.boxes),
+                                      ("text", texts)) if v is not None]  # fmt: skip
+        record = prompts.as_dict() if prompts is not None else {}
+        if texts is not None:
+            record["text"] = list(texts)
+        record["mode"] = mode
+        result = self._result(
+            masks, scores, prompt_type="+".join(prompt_kinds), prompts=record, extra={"everything_index": used}
+        )
+        result.timings = {"everything": every.seconds, "predict": time.perf_counter() - start}
+        return result
+
+    def _select(self, every: _Everything, prompts, texts) -> list[tuple[str, np.ndarray]]:
+        """(kind, selected everything-indices) per foreground point / box / text, plus background removal."""
+        groups: list[tuple[str, np.ndarray]] = []
+        height, width = every.masks.shape[1:] if every.masks.size else self.scene.shape
+        if prompts is not None and prompts.points is not None:
+            cols = np.clip(np.floor(prompts.points[:, 0] + 0.5).astype(np.int64), 0, width - 1)
+            rows = np.clip(np.floor(prompts.points[:, 1] + 0.5).astype(np.int64), 0, height - 1)
+            hits = every.masks[:, rows, cols]  # (M, P): mask m contains point p
+            foreground = prompts.labels == 1
+            removed = hits[:, ~foreground].any(axis=1)
+            if foreground.any():
+                for p in np.flatnonzero(foreground):
+                    groups.append(("point", np.flatnonzero(hits[:, p] & ~removed)))
+            else:  # background points only: everything that avoids them
+                groups.append(("background", np.flatnonzero(~removed)))
+        if prompts is not None and prompts.boxes is not None:
+            for box in prompts.boxes:
+                groups.append(("box", _best_mask_for_box(every.masks, box)))
+        if texts is not None:
+            groups.extend(("text", idx) for idx in self._best_masks_for_texts(every, texts))
+        return groups
+
+    def _best_masks_for_texts(self, every: _Everything, texts: list[str]) -> list[np.ndarray]:
+        from PIL import Image
+
+        if self.clip is None:
+            self.clip = load_clip(self.clip_weights, self.device)
+        image = self.scene.image
+        crops, keep = [], []
+        for i, (x0, y0, x1, y1) in enumerate(every.det_boxes.astype(int).tolist()):
+            if every.masks[i].sum() <= TEXT_MIN_AREA:  # tiny masks give CLIP nothing to read
+                continue
+            keep.append(i)
+            crops.append(Image.fromarray(image[y0:y1, x0:x1] * every.masks[i, y0:y1, x0:x1, None]))
+        if not crops:
+            return [np.zeros(0, dtype=np.int64) for _ in texts]
+        best = self.clip.similarity(crops, texts).argmax(dim=-1).cpu().numpy()
+        return [np.array([keep[b]], dtype=np.int64) for b in best]
+
+
+def _normalise_texts(text) -> list[str] | None:
+    if text is None:
+        return None
+    texts = [text] if isinstance(text, str) else list(text)
+    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+        raise ValueError(f"text must be a non-empty string or list of non-empty strings, got {text!r}")
+    return texts
+
+
+def _xywh_to_xyxy(boxes_xywh) -> np.ndarray:
+    """``(x, y, width, height)`` boxes -> XYXY; width/height must be >= 0."""
+    try:
+        array = np.asarray(boxes_xywh, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"boxes_xywh must be numbers, got {type(boxes_xywh).__name__}") from None
+    if array.ndim == 1 and array.shape[0] == 4:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise ValueError(f"boxes_xywh must be (x, y, width, height) rows, shape (B, 4); got shape {array.shape}")
+    if (array[:, 2:] < 0).any():
+        raise ValueError("boxes_xywh has a negative width or height; did you pass XYXY boxes? use boxes= for XYXY")
+    return np.concatenate([array[:, :2], array[:, :2] + array[:, 2:]], axis=1)
+
+
+def _best_mask_for_box(masks: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Index (as a 1-element array) of the mask with the highest IoU with an XYXY box; empty when no masks."""
+    if masks.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    height, width = masks.shape[1:]
+    x0, x1 = (int(np.clip(np.floor(v + 0.5), 0, width)) for v in (box[0], box[2]))
+    y0, y1 = (int(np.clip(np.floor(v + 0.5), 0, height)) for v in (box[1], box[3]))
+    inside = masks[:, y0:y1, x0:x1].sum(axis=(1, 2)).astype(np.float64)
+    areas = masks.sum(axis=(1, 2)).astype(np.float64)
+    union = (x1 - x0) * (y1 - y0) + areas - inside
+    return np.array([int(np.argmax(inside / np.maximum(union, 1.0)))], dtype=np.int64)
+
+
+def _combine(every: _Everything, groups, mode: str) -> tuple[np.ndarray, np.ndarray, list]:
+    """Masks, scores and used everything-indices for ``mode`` from the per-prompt selections."""
+    height, width = every.masks.shape[1:]
+
+    def union(indices):
+        if len(indices) == 0:
+            return np.zeros((height, width), dtype=bool), 0.0
+        return every.masks[indices].any(axis=0), float(every.scores[indices].max())
+
+    if mode == "per_prompt":
+        if all(kind == "background" for kind, _ in groups):
+            raise ValueError("mode='per_prompt' needs a foreground point, a box or a text (only background points given)")
+        pairs = [union(idx) for kind, idx in groups if kind != "background"]
+        used = [idx.tolist() for kind, idx in groups if kind != "background"]
+        masks = np.stack([m for m, _ in pairs]) if pairs else np.zeros((0, height, width), bool)
+        return masks, np.array([s for _, s in pairs], np.float32), used
+    selected = np.zeros(every.masks.shape[0], dtype=bool)
+    for _, idx in groups:
+        selected[idx] = True
+    chosen = np.flatnonzero(selected)
+    if mode == "all":
+        return every.masks[chosen], every.scores[chosen], [[int(i)] for i in chosen]
+    mask, score = union(chosen)
+    return mask[None], np.array([score], np.float32), [chosen.tolist()]
