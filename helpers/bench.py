@@ -371,20 +371,11 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def _smoke_path(name: str) -> Path:
-    from .weights import get_spec
-
-    home = Path(os.environ.get("SAMRS_HOME", Path.home() / ".cache" / "sam-rs")).expanduser()
-    # ultralytics insists on a .pt suffix; the others keep their official extension.
-    suffix = ".pt" if get_spec(name).family == "fastsam" else ".pth"
-    return home / "smoke" / f"{name}_smoke{suffix}"
-
-
 def _load_for_bench(name: str, smoke: bool, device):
     """(model, weights label): smoke weights when asked (or when the real ones cannot be had)."""
     import warnings
 
-    from .models import load_model, write_smoke_weights
+    from .models import ensure_smoke_weights, load_model
     from .weights import WeightsUnavailableError
 
     options = {"embedding_cache": False} if name.startswith("sam_vit") else {}
@@ -395,9 +386,7 @@ def _load_for_bench(name: str, smoke: bool, device):
                 return load_model(name, device=device, **options), "real"
         except (WeightsUnavailableError, NotImplementedError) as error:
             print(f"bench: {name}: real weights unavailable ({str(error).splitlines()[0]}); using smoke weights")
-    path = _smoke_path(name)
-    if not path.is_file():
-        write_smoke_weights(name, path)
+    path = ensure_smoke_weights(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return load_model(name, weights=path, device=device, **options), "smoke"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import warnings
 from pathlib import Path
 
@@ -87,6 +88,45 @@ def write_smoke_weights(name: str, path, seed: int = 0) -> Path:
         raise ValueError(f"{name} has no weights")
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside the target, then rename: a killed run (or a parallel one) never leaves half a file.
+    # The temporary name keeps the suffix, since ultralytics insists on ".pt".
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     torch.manual_seed(seed)
-    backend_for(spec).write_smoke_checkpoint(spec, path)
+    try:
+        backend_for(spec).write_smoke_checkpoint(spec, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def smoke_mode() -> bool:
+    """True when ``$SAMRS_SMOKE=1``: tests and the CI run of the notebooks use untrained weights."""
+    return os.environ.get("SAMRS_SMOKE") == "1"
+
+
+def smoke_weights_path(name: str) -> Path:
+    """Where the shared smoke weights of ``name`` live: ``$SAMRS_HOME/smoke/NAME_smoke.pth|.pt``.
+
+    ``$SAMRS_HOME`` defaults to ``~/.cache/sam-rs``. FastSAM files end in ``.pt`` because ultralytics
+    requires it; the others keep their official extension.
+    """
+    home = Path(os.environ.get("SAMRS_HOME", Path.home() / ".cache" / "sam-rs")).expanduser()
+    suffix = ".pt" if get_spec(name).family in ("fastsam", "sam2", "mobile_sam") else ".pth"
+    return home / "smoke" / f"{name}_smoke{suffix}"
+
+
+def ensure_smoke_weights(name: str) -> Path:
+    """The shared smoke weights of ``name``, written once (reused by tests, notebooks, benchmarks)."""
+    path = smoke_weights_path(name)
+    if not path.is_file() or read_smoke_marker(path) is None:
+        write_smoke_weights(name, path)
+    return path
+
+
+def weights_for(name: str) -> Path | None:
+    """What notebooks pass as ``weights=``: ``None`` (official checkpoint, downloaded once), or in smoke
+    mode (``$SAMRS_SMOKE=1``) the shared untrained weights of the real architecture."""
+    if not smoke_mode() or get_spec(name).family == "conventional":
+        return None
+    return ensure_smoke_weights(name)

@@ -56,6 +56,23 @@ class Scene:
         west, south, east, north = array_bounds(self.height, self.width, self.transform)
         return west, south, east, north
 
+    def crop(self, col: int, row: int, width: int, height: int) -> Scene:
+        """The window starting at pixel (``col``, ``row``), ``width`` x ``height`` pixels, clipped to the
+        scene, with its georeferencing shifted to match."""
+        if width <= 0 or height <= 0:
+            raise ValueError(f"crop size must be positive, got {width}x{height}")
+        c0, r0 = max(0, int(col)), max(0, int(row))
+        c1, r1 = min(self.width, int(col) + int(width)), min(self.height, int(row) + int(height))
+        if c0 >= c1 or r0 >= r1:
+            raise ValueError(f"crop ({col}, {row}, {width}, {height}) lies outside the {self.width}x{self.height} scene")
+        transform = None
+        if self.transform is not None:
+            from affine import Affine
+
+            transform = self.transform * Affine.translation(c0, r0)
+        valid = None if self.valid is None else self.valid[r0:r1, c0:c1]
+        return Scene(self.image[r0:r1, c0:c1], self.crs, transform, valid, self.source, self.name, dict(self.meta))
+
 
 def check_rgb_uint8(image: np.ndarray) -> np.ndarray:
     """Validate an HxWx3 uint8 array; raise ``ValueError`` with one clear line otherwise."""

@@ -7,7 +7,6 @@ That is the reference here (it encodes the scene itself). Ultralytics ships the 
 decoder must agree with segment-anything's on the same embedding.
 """
 
-import os
 import warnings
 from pathlib import Path
 
@@ -21,10 +20,10 @@ from helpers.data import make_synthetic_scene
 from helpers.embedding_cache import EmbeddingCache
 from helpers.masks import SMOKE_BANNER
 from helpers.mobile_sam import build, build_architecture
-from helpers.models import UntrainedWeightsWarning, load_model, write_smoke_weights
+from helpers.models import UntrainedWeightsWarning, ensure_smoke_weights, load_model
 from helpers.prompts import to_map_points
 from helpers.sam import SamModel
-from helpers.weights import get_spec, read_smoke_marker
+from helpers.weights import get_spec
 
 NAME = "mobile_sam"
 H, W = 96, 128
@@ -34,13 +33,8 @@ BOX = np.array([20.0, 10.0, 100.0, 80.0])
 
 
 def smoke_weights_path(name: str = NAME) -> Path:
-    """Smoke weights under $SAMRS_HOME/smoke (shared with notebooks); written once, atomically."""
-    path = Path(os.environ["SAMRS_HOME"]) / "smoke" / f"{name}.pt"
-    if not path.is_file() or read_smoke_marker(path) is None:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        write_smoke_weights(name, tmp)
-        os.replace(tmp, path)
-    return path
+    """Smoke weights under $SAMRS_HOME/smoke, shared with notebooks and benchmarks; written once."""
+    return ensure_smoke_weights(name)
 
 
 @pytest.fixture(scope="module")

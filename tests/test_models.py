@@ -9,6 +9,7 @@ import torch
 import helpers
 from helpers import weights
 from helpers.models import UntrainedWeightsWarning, list_models, load_model, write_smoke_weights
+from helpers.weights import read_smoke_marker
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +101,26 @@ def test_smoke_warning_names_the_model(smoke_vit_b):
 def test_write_smoke_weights_refuses_conventional(tmp_path):
     with pytest.raises(ValueError, match="no weights"):
         write_smoke_weights("conventional", tmp_path / "x.pth")
+
+
+def test_weights_for_is_none_outside_smoke_mode(monkeypatch):
+    from helpers.models import weights_for
+
+    monkeypatch.setenv("SAMRS_SMOKE", "0")
+    assert weights_for("sam_vit_b") is None
+    monkeypatch.setenv("SAMRS_SMOKE", "1")
+    assert weights_for("conventional") is None
+
+
+def test_smoke_weights_are_shared_written_once_and_atomic(monkeypatch, tmp_path):
+    from helpers.models import ensure_smoke_weights, smoke_weights_path, weights_for
+
+    monkeypatch.setenv("SAMRS_HOME", str(tmp_path))
+    monkeypatch.setenv("SAMRS_SMOKE", "1")
+    path = weights_for("mobile_sam")
+    assert path == smoke_weights_path("mobile_sam") == tmp_path / "smoke" / "mobile_sam_smoke.pt"
+    assert read_smoke_marker(path) == "mobile_sam"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+    stamp = path.stat().st_mtime_ns
+    assert ensure_smoke_weights("mobile_sam") == path and path.stat().st_mtime_ns == stamp  # reused
+    assert smoke_weights_path("fastsam_s").suffix == ".pt"  # ultralytics requires .pt

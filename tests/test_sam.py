@@ -5,7 +5,6 @@ small image once; the official predictor is handed the same embedding, and the e
 pipeline is compared separately with a recording stub in place of the ViT.
 """
 
-import os
 import sys
 import types
 import warnings
@@ -20,7 +19,7 @@ from rasterio.transform import from_origin
 from segment_anything import SamPredictor, sam_model_registry
 
 from helpers.embedding_cache import EmbeddingCache
-from helpers.models import load_model, write_smoke_weights
+from helpers.models import ensure_smoke_weights, load_model
 from helpers.sam import SamModel
 from helpers.scene import Scene
 from helpers.weights import get_spec, read_smoke_marker
@@ -32,13 +31,8 @@ BOX = np.array([20, 10, 100, 80])
 
 
 def smoke_weights_path(name: str = "sam_vit_b") -> Path:
-    """Smoke weights under $SAMRS_HOME/smoke (shared with notebooks); written once, atomically."""
-    path = Path(os.environ["SAMRS_HOME"]) / "smoke" / f"{name}_smoke.pth"  # as helpers.bench
-    if not path.is_file() or read_smoke_marker(path) is None:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        write_smoke_weights(name, tmp)
-        os.replace(tmp, path)
-    return path
+    """Smoke weights under $SAMRS_HOME/smoke, shared with notebooks and benchmarks; written once."""
+    return ensure_smoke_weights(name)
 
 
 def sample_image() -> np.ndarray:

@@ -7,7 +7,6 @@ must be the size of the official checkpoints, i.e. the same architecture).
 """
 
 import importlib.util
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 from helpers.data import make_synthetic_scene
 from helpers.embedding_cache import EmbeddingCache
 from helpers.masks import SMOKE_BANNER
-from helpers.models import UntrainedWeightsWarning, load_model, write_smoke_weights
+from helpers.models import UntrainedWeightsWarning, ensure_smoke_weights, load_model, write_smoke_weights
 from helpers.prompts import to_map_points
 from helpers.sam2_backend import (
     SAM2_INSTALL_HINT,
@@ -40,13 +39,8 @@ QUIET_AMG = {"points_per_side": 2, "pred_iou_thresh": 0.0, "stability_score_thre
 
 
 def smoke_weights_path(name: str) -> Path:
-    """Smoke weights under $SAMRS_HOME/smoke (shared with notebooks); written once, atomically."""
-    path = Path(os.environ["SAMRS_HOME"]) / "smoke" / f"{name}.pt"
-    if not path.is_file() or read_smoke_marker(path) is None:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        write_smoke_weights(name, tmp)
-        os.replace(tmp, path)
-    return path
+    """Smoke weights under $SAMRS_HOME/smoke, shared with notebooks and benchmarks; written once."""
+    return ensure_smoke_weights(name)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,213 @@
+"""A no-weights baseline: classic scikit-image segmentation behind the same API as SAM and FastSAM.
+
+``helpers.load_model("conventional")`` builds a :class:`ConventionalModel`; ``generate(method=...)``
+segments the scene with Felzenszwalb's graph method, SLIC superpixels or a marker watershed and returns
+one mask per segment as :class:`~helpers.masks.Masks`; ``predict(points=...)`` returns the segments under
+the foreground points, so the interactive picker works with it too. It needs no download and gives
+meaningful (if less object-like) segments everywhere, which makes it the "why SAM?" comparison.
+
+Scores: every mask gets 1.0 (the methods have no confidence); masks are ordered by area, largest first.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .base import SegmentationModel
+from .masks import Masks
+from .scene import Scene
+
+__all__ = ["ConventionalModel", "METHODS", "METHOD_PARAMS", "build", "write_smoke_checkpoint"]
+
+# Parameters of each method with defaults chosen for 10-30 m satellite scenes of ~1000x1000 pixels.
+METHOD_PARAMS: dict[str, dict] = {
+    # scale: higher -> larger segments (unitless); sigma: Gaussian pre-smoothing (pixels);
+    # min_size: smallest segment (pixels; None -> 1/2000 of the scene)
+    "felzenszwalb": {"scale": 200.0, "sigma": 0.8, "min_size": None},
+    # n_segments: approximate superpixel count; compactness: colour vs space weight (higher = squarer);
+    # sigma: pre-smoothing (pixels)
+    "slic": {"n_segments": 150, "compactness": 10.0, "sigma": 1.0},
+    # markers: number of seeds (count); compactness: >0 gives more regular basins; sigma: smoothing of
+    # the Sobel gradient (pixels)
+    "watershed": {"markers": 150, "compactness": 0.001, "sigma": 1.0},
+}
+METHODS = tuple(METHOD_PARAMS)
+COMMON_PARAMS = {"method": "felzenszwalb", "min_area": 0, "max_masks": 300}
+
+
+def _segment(image: np.ndarray, method: str, params: dict) -> np.ndarray:
+    """int label image (H, W) from one of :data:`METHODS`; labels start at 1."""
+    from skimage import filters, segmentation
+    from skimage.color import rgb2gray
+
+    if method == "felzenszwalb":
+        min_size = params["min_size"]
+        if min_size is None:
+            min_size = max(20, image.shape[0] * image.shape[1] // 2000)
+        labels = segmentation.felzenszwalb(image, scale=float(params["scale"]), sigma=float(params["sigma"]), min_size=int(min_size))
+        return labels + 1
+    if method == "slic":
+        return segmentation.slic(
+            image,
+            n_segments=int(params["n_segments"]),
+            compactness=float(params["compactness"]),
+            sigma=float(params["sigma"]),
+            start_label=1,
+            channel_axis=-1,
+        )
+    gradient = filters.sobel(filters.gaussian(rgb2gray(image), sigma=float(params["sigma"])))
+    return segmentation.watershed(gradient, markers=int(params["markers"]), compactness=float(params["compactness"]))
+
+
+def check_params(params: dict) -> tuple[str, dict, dict]:
+    """Split ``generate`` keywords into (method, method parameters, common options).
+
+    Parameters of another method (``n_segments`` with ``method="felzenszwalb"``) are ignored; names no
+    method knows raise ``ValueError``.
+    """
+    method = params.get("method", COMMON_PARAMS["method"])
+    if method not in METHOD_PARAMS:
+        raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    # parameters of the other methods are ignored (a tuner keeps them all), anything else is an error
+    known = set(COMMON_PARAMS).union(*METHOD_PARAMS.values())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        allowed = sorted(set(METHOD_PARAMS[method]) | set(COMMON_PARAMS))
+        raise ValueError(f"unknown parameter(s) {unknown} for method {method!r}; valid: {', '.join(allowed)}")
+    method_params = {**METHOD_PARAMS[method], **{k: v for k, v in params.items() if k in METHOD_PARAMS[method]}}
+    common = {**COMMON_PARAMS, **{k: v for k, v in params.items() if k in COMMON_PARAMS}}
+    if int(common["max_masks"]) < 1 or float(common["min_area"]) < 0:
+        raise ValueError("max_masks must be >= 1 and min_area >= 0")
+    return method, method_params, common
+
+
+class ConventionalModel(SegmentationModel):
+    """scikit-image segmentation with the ``SegmentationModel`` API (no weights, CPU only)."""
+
+    def __init__(self, name: str = "conventional", **defaults):
+        super().__init__(name, device=None, checkpoint=None, smoke=False)
+        check_params(defaults)
+        self.defaults = defaults
+        self._labels_cache: dict = {}
+
+    def _set_scene(self, scene: Scene) -> None:
+        self._labels_cache = {}
+        self.timings = {"set_image": 0.0}
+
+    def labels(self, **params) -> np.ndarray:
+        """int32 segment labels (H, W) of the current scene (0 = nodata), cached per parameter set."""
+        scene = self.require_scene()
+        method, method_params, _ = check_params({**self.defaults, **params})
+        key = (method, tuple(sorted(method_params.items())))
+        if key not in self._labels_cache:
+            labels = _segment(scene.image, method, method_params).astype(np.int32)
+            if scene.valid is not None:
+                labels[~scene.valid] = 0
+            self._labels_cache = {key: labels}  # keep one: label images are scene-sized
+        return self._labels_cache[key]
+
+    def generate(self, **params) -> Masks:
+        """One mask per segment.
+
+        Args:
+            method: ``"felzenszwalb"`` (default), ``"slic"`` or ``"watershed"``.
+            min_area: drop segments smaller than this (pixels; default 0).
+            max_masks: keep the largest this many segments (count; default 300), since every mask is a
+                full-size boolean array.
+            **params: the method's parameters, see :data:`METHOD_PARAMS` (unknown names raise ValueError).
+
+        Returns:
+            :class:`Masks` ordered by area (largest first), scores 1.0, ``extra["labels"]`` the full label
+            image (every segment, also those dropped by ``min_area``/``max_masks``).
+        """
+        start = time.perf_counter()
+        method, method_params, common = check_params({**self.defaults, **params})
+        labels = self.labels(**{"method": method, **method_params})
+        ids, areas = np.unique(labels[labels > 0], return_counts=True)
+        order = np.argsort(-areas, kind="stable")
+        ids, areas = ids[order], areas[order]
+        keep = areas >= float(common["min_area"])
+        ids = ids[keep][: int(common["max_masks"])]
+        masks = self._masks_for(labels, ids)
+        result = self._result(
+            masks,
+            np.ones(len(ids), dtype=np.float32),
+            prompt_type="everything",
+            prompts={"params": {"method": method, **method_params, **common}},
+        )
+        result.timings = {"generate": time.perf_counter() - start}
+        result.extra.update({"labels": labels, "segment_ids": ids, "method": method})
+        return result
+
+    @staticmethod
+    def _masks_for(labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        masks = np.zeros((len(ids), *labels.shape), dtype=bool)
+        lookup = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
+        lookup[ids] = np.arange(len(ids))
+        index = lookup[labels]
+        rows, cols = np.nonzero(index >= 0)
+        masks[index[rows, cols], rows, cols] = True
+        return masks
+
+    def predict(self, points=None, labels=None, boxes=None, crs=None, multimask=True, mask_input=None, **params) -> Masks:
+        """The segments under the prompts, as one mask per box (or one mask for points only).
+
+        Args:
+            points, labels, crs: as for SAM; the mask is the union of the segments containing a
+                foreground point minus those containing a background point.
+            boxes: XYXY boxes; each box selects the segments lying at least half inside it (intersected
+                with the point selection when points are given too).
+            multimask, mask_input: accepted for API compatibility and ignored (one mask per prompt set).
+            **params: segmentation parameters, as for :meth:`generate` (``method=...``).
+        """
+        from .prompts import prepare_prompts
+
+        scene = self.require_scene()
+        start = time.perf_counter()
+        prompts = prepare_prompts(scene, points=points, labels=labels, boxes=boxes, crs=crs)
+        segments = self.labels(**{k: v for k, v in params.items() if k not in ("min_area", "max_masks")})
+        selected = self._point_selection(segments, prompts)
+        if prompts.boxes is None:
+            masks = (np.isin(segments, selected) & (segments > 0))[None]
+        else:
+            masks = np.stack([self._box_mask(segments, box, selected) for box in prompts.boxes])
+        result = self._result(masks, np.ones(len(masks), dtype=np.float32), prompt_type=prompts.prompt_type, prompts=prompts.as_dict())
+        result.timings = {"predict": time.perf_counter() - start}
+        return result
+
+    @staticmethod
+    def _point_selection(segments: np.ndarray, prompts) -> np.ndarray | None:
+        if prompts.points is None:
+            return None
+        h, w = segments.shape
+        cols = np.clip(prompts.points[:, 0].astype(int), 0, w - 1)
+        rows = np.clip(prompts.points[:, 1].astype(int), 0, h - 1)
+        hit = segments[rows, cols]
+        return np.setdiff1d(hit[prompts.labels == 1], hit[prompts.labels == 0])
+
+    @staticmethod
+    def _box_mask(segments: np.ndarray, box, selected) -> np.ndarray:
+        h, w = segments.shape
+        x0, y0 = int(np.floor(max(box[0], 0))), int(np.floor(max(box[1], 0)))
+        x1, y1 = int(np.ceil(min(box[2], w))), int(np.ceil(min(box[3], h)))
+        inside = np.bincount(segments[y0:y1, x0:x1].ravel(), minlength=segments.max() + 1)
+        total = np.bincount(segments.ravel(), minlength=segments.max() + 1)
+        ids = np.flatnonzero((inside * 2 >= total) & (total > 0))
+        ids = ids[ids > 0]
+        if selected is not None:
+            ids = np.intersect1d(ids, selected)
+        return np.isin(segments, ids)
+
+
+def build(spec, checkpoint=None, device=None, **options) -> ConventionalModel:
+    """Registry hook: ``load_model("conventional", method="slic", n_segments=300)`` sets defaults."""
+    if device is not None and str(device) != "cpu":
+        raise ValueError("the conventional baseline runs on the CPU only")
+    return ConventionalModel(getattr(spec, "name", "conventional"), **options)
+
+
+def write_smoke_checkpoint(spec, path) -> None:
+    """The conventional baseline has no weights."""
+    raise ValueError(f"{getattr(spec, 'name', 'conventional')} has no weights: nothing to write")

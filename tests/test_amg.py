@@ -1,0 +1,272 @@
+"""helpers.amg.generate_sam returns the official SamAutomaticMaskGenerator's masks, faster.
+
+Both generators run on the same ``Sam`` module (random-init ViT-B, the real architecture) and the same
+image embeddings: each crop is encoded once and the official generator's predictor is patched to reuse
+that embedding, so the comparison isolates mask generation. Random weights give near-uniform, noisy
+masks that all collapse into one in NMS; to exercise the filters, NMS, crop-edge logic and small-region
+clean-up with many distinct masks, most cases add a deterministic "blob" term to the decoder's logits
+(both generators see the same decoder).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.amg import (
+    AMG_DEFAULTS,
+    AMG_PARAM_DOCS,
+    check_amg_params,
+    decode_multimask,
+    fast_decoder_applies,
+    generate_sam,
+)
+
+IMAGE_HW = (160, 224)
+
+
+# ---- fixtures -------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sam():
+    from segment_anything import sam_model_registry
+
+    torch.manual_seed(0)
+    model = sam_model_registry["vit_b"]().eval()
+    return model
+
+
+@pytest.fixture(scope="module")
+def image():
+    rng = np.random.default_rng(1)
+    blocks = rng.integers(0, 255, (IMAGE_HW[0] // 16 + 1, IMAGE_HW[1] // 16 + 1, 3))
+    return np.kron(blocks, np.ones((16, 16, 1)))[: IMAGE_HW[0], : IMAGE_HW[1]].astype(np.uint8)
+
+
+def fake_encode(crop: np.ndarray) -> torch.Tensor:
+    """A deterministic smooth (1, 256, 64, 64) embedding per crop (stands in for the ViT encoder)."""
+    seed = int(hashlib.sha1(crop.tobytes() + str(crop.shape).encode()).hexdigest()[:8], 16)
+    gen = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(1, 256, 8, 8, generator=gen)
+    return torch.nn.functional.interpolate(coarse, (64, 64), mode="bilinear", align_corners=False)
+
+
+class Recording:
+    """Wraps ``encode`` so each distinct crop is encoded once and counted."""
+
+    def __init__(self, encode):
+        self.encode, self.cache, self.calls = encode, {}, 0
+
+    def __call__(self, crop):
+        key = (crop.shape, hashlib.sha1(crop.tobytes()).hexdigest())
+        if key not in self.cache:
+            self.calls += 1
+            self.cache[key] = self.encode(crop)
+        return self.cache[key]
+
+
+def install_blob_decoder(sam):
+    """Give ``sam``'s decoder structured outputs for testing; returns an undo function.
+
+    The upscaled embedding becomes 32 fixed smooth blobs and the hypernetworks / IoU head turn the
+    (real, random-weight) transformer's output tokens into strongly prompt-dependent weights, so each
+    prompt yields a different smooth shape: NMS, stability, IoU and crop-edge filters all matter.
+    """
+    decoder = sam.mask_decoder
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
+    centres, radii = rng.uniform(20, 236, (32, 2)), rng.uniform(8, 60, 32)
+    blobs = np.stack([np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r)) for (cx, cy), r in zip(centres, radii)])
+    basis = torch.as_tensor(12.0 * (blobs - 0.15), dtype=torch.float32)[None]
+    mixing = torch.as_tensor(rng.normal(size=(len(decoder.output_hypernetworks_mlps), 256, 32)), dtype=torch.float32)
+    iou_mixing = torch.as_tensor(rng.normal(size=(256, len(decoder.output_hypernetworks_mlps))), dtype=torch.float32)
+    patched = [decoder, decoder.output_upscaling, decoder.iou_prediction_head, *decoder.output_hypernetworks_mlps]
+    # the prompt-dependent weights amplify float rounding ~100x, so run the official decoder code in both
+    # generators here (the reassociated decoder is compared with it in test_fast_decoder_*)
+    decoder.forward = functools.partial(type(decoder).forward, decoder)
+    decoder.output_upscaling.forward = lambda src: basis.expand(src.shape[0], -1, -1, -1)
+    decoder.iou_prediction_head.forward = lambda q: torch.sigmoid(3 * torch.sin(200 * q @ iou_mixing))
+    for i, mlp in enumerate(decoder.output_hypernetworks_mlps):
+        mlp.forward = lambda q, i=i: torch.sin(200 * q @ mixing[i])
+
+    def undo():
+        for module in patched:
+            del module.forward
+
+    return undo
+
+
+@pytest.fixture
+def blob_decoder(sam):
+    undo = install_blob_decoder(sam)
+    yield sam
+    undo()
+
+
+# ---- official runner ------------------------------------------------------------------------------------
+def official(sam, image, encode, **params):
+    """segment-anything's generator, its predictor patched to take embeddings from ``encode``."""
+    from segment_anything import SamAutomaticMaskGenerator
+
+    generator = SamAutomaticMaskGenerator(sam, **params)
+    predictor = generator.predictor
+
+    def set_image(crop, image_format="RGB"):
+        predictor.reset_image()
+        predictor.original_size = crop.shape[:2]
+        predictor.input_size = predictor.transform.get_preprocess_shape(*crop.shape[:2], sam.image_encoder.img_size)
+        predictor.features = encode(crop)
+        predictor.is_image_set = True
+
+    predictor.set_image = set_image
+    return generator.generate(image)
+
+
+def assert_same(ours: dict, theirs: list[dict]):
+    """Same count; each official mask matched by one of ours with IoU >= 0.99 and scores to 1e-4."""
+    assert len(ours["masks"]) == len(theirs)
+    unused = set(range(len(theirs)))
+    for i, mask in enumerate(ours["masks"]):
+        best, best_iou = None, -1.0
+        for j in unused:
+            other = theirs[j]["segmentation"]
+            union = np.logical_or(mask, other).sum()
+            iou = 1.0 if union == 0 else np.logical_and(mask, other).sum() / union
+            if iou > best_iou:
+                best, best_iou = j, iou
+        assert best_iou >= 0.99, f"mask {i} best IoU {best_iou:.4f}"
+        ann = theirs[best]
+        unused.discard(best)
+        assert abs(ours["predicted_iou"][i] - ann["predicted_iou"]) <= 1e-4
+        assert abs(ours["stability_score"][i] - ann["stability_score"]) <= 1e-4 or (
+            np.isnan(ours["stability_score"][i]) and np.isnan(ann["stability_score"])
+        )
+        assert ours["areas"][i] == ann["area"]
+        np.testing.assert_allclose(ours["bbox_xywh"][i], ann["bbox"], atol=1e-4)
+        np.testing.assert_allclose(ours["point_coords"][i], ann["point_coords"][0], atol=1e-3)
+        x, y, w, h = ann["crop_box"]
+        np.testing.assert_allclose(ours["crop_boxes"][i], [x, y, x + w, y + h])
+    # boxes in the Masks convention (exclusive right/bottom) enclose each mask exactly
+    for mask, box in zip(ours["masks"], ours["boxes"]):
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        if rows.size:
+            assert tuple(box) == (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+
+
+LOW = {"pred_iou_thresh": 0.3, "stability_score_thresh": 0.6}
+
+
+# ---- identity with the official generator -----------------------------------------------------------------
+def test_real_encoder_random_weights_match_official(sam, image):
+    """Smoke weights end to end: the real ViT-B embedding, raw decoder, no thresholds."""
+    from segment_anything import SamPredictor
+
+    predictor = SamPredictor(sam)
+
+    def encode(crop):
+        predictor.set_image(crop)
+        return predictor.features
+
+    encode = Recording(encode)
+    assert fast_decoder_applies(sam)
+    params = {"points_per_side": 4, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
+    theirs = official(sam, image, encode, **params)
+    ours = generate_sam(sam, image, encode, **params)
+    assert encode.calls == 1
+    assert len(ours["masks"]) >= 1
+    assert_same(ours, theirs)
+
+
+def test_fast_decoder_matches_official_decoder(sam):
+    """The reassociated decoder equals MaskDecoder(multimask_output=True) to float rounding."""
+    torch.manual_seed(3)
+    features = torch.randn(1, 256, 64, 64)
+    coords = torch.rand(5, 1, 2, dtype=torch.float64) * 1024
+    with torch.no_grad():
+        sparse, dense = sam.prompt_encoder(points=(coords, torch.ones(5, 1, dtype=torch.int)), boxes=None, masks=None)
+        pe = sam.prompt_encoder.get_dense_pe()
+        expected, expected_iou = sam.mask_decoder(features, pe, sparse, dense, multimask_output=True)
+        logits, iou = decode_multimask(sam.mask_decoder, features, pe, sparse, dense[:1])
+    assert logits.shape == expected.shape == (5, 3, 256, 256)
+    scale = expected.abs().max()
+    assert (logits - expected).abs().max() <= 1e-5 * scale
+    assert (iou - expected_iou).abs().max() <= 1e-5
+
+
+def test_patched_decoder_runs_its_own_forward(blob_decoder):
+    assert not fast_decoder_applies(blob_decoder)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"points_per_side": 5, **LOW},
+        {"points_per_side": 5, "points_per_batch": 7, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0},
+        {"points_per_side": 4, "crop_n_layers": 1, **LOW},
+        {"points_per_side": 5, "min_mask_region_area": 400, "box_nms_thresh": 0.9, **LOW},
+        {"points_per_side": None, "point_grids": [np.random.default_rng(3).uniform(0, 1, (20, 2))], "stability_score_offset": 2.0, **LOW},
+    ],
+    ids=["grid8", "batch7-nothresh", "crops", "small-regions", "point-grids"],
+)
+def test_matches_official_with_many_masks(blob_decoder, image, params):
+    encode = Recording(fake_encode)
+    theirs = official(blob_decoder, image, encode, **params)
+    ours = generate_sam(blob_decoder, image, encode, **params)
+    assert len(theirs) >= 3  # the case must exercise NMS with several distinct masks
+    assert_same(ours, theirs)
+
+
+def test_default_thresholds_match_official(blob_decoder, image):
+    encode = Recording(fake_encode)
+    theirs = official(blob_decoder, image, encode, points_per_side=5)
+    ours = generate_sam(blob_decoder, image, encode, points_per_side=5)
+    assert_same(ours, theirs)
+
+
+def test_each_crop_encoded_once(blob_decoder, image):
+    encode = Recording(fake_encode)
+    generate_sam(blob_decoder, image, encode, points_per_side=4, crop_n_layers=1, **LOW)
+    assert encode.calls == 5  # full image + 2x2 crops
+
+
+# ---- parameters ------------------------------------------------------------------------------------------
+def test_every_official_parameter_is_documented():
+    import inspect
+
+    from segment_anything import SamAutomaticMaskGenerator
+
+    signature = inspect.signature(SamAutomaticMaskGenerator.__init__).parameters
+    official_defaults = {k: v.default for k, v in signature.items() if k not in ("self", "model", "output_mode")}
+    assert official_defaults == AMG_DEFAULTS
+    assert set(AMG_PARAM_DOCS) == set(AMG_DEFAULTS)
+    assert all("\n" not in doc and len(doc) > 40 for doc in AMG_PARAM_DOCS.values())
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"points_per_sid": 8}, "unknown SAM generate parameter"),
+        ({"points_per_side": None}, "exactly one of"),
+        ({"points_per_side": 8, "point_grids": [np.zeros((4, 2))]}, "exactly one of"),
+        ({"box_nms_thresh": 1.5}, "box_nms_thresh"),
+        ({"points_per_batch": 0}, "points_per_batch"),
+        ({"point_grids": [np.zeros((4, 2))], "crop_n_layers": 1}, "one (N, 2) array per crop layer"),
+    ],
+)
+def test_bad_parameters_raise_one_line(params, message):
+    with pytest.raises(ValueError) as error:
+        check_amg_params(params)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_point_grids_alone_replace_default_grid():
+    p = check_amg_params({"point_grids": [np.full((5, 2), 0.5)]})
+    assert p["points_per_side"] is None and p["point_grids"][0].shape == (5, 2)
+
+
+def test_bad_image_raises(sam):
+    with pytest.raises(ValueError, match="HxWx3"):
+        generate_sam(sam, np.zeros((10, 10), np.uint8), fake_encode)
