@@ -24,7 +24,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check helpers tests benchmarks
-	$(PY) -m pytest --nbmake --nbmake-timeout=900
+	$(PY) -m pytest --nbmake --nbmake-timeout=900 --durations=15
 
 bench: $(STAMP)
 	$(PY) -m helpers bench

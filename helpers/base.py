@@ -59,15 +59,39 @@ class SegmentationModel:
 
     # -- prompts / everything -----------------------------------------------------------------------
     def predict(self, points=None, labels=None, boxes=None, crs=None, multimask=True, mask_input=None) -> Masks:
+        """Masks for prompts on the current scene (no re-encoding).
+
+        Args:
+            points: ``[(x, y), ...]`` or float (N, 2). With ``crs=None``: pixel (column, row) of the pixel
+                centres, 0-based. With ``crs``: map coordinates in that CRS (``"EPSG:4326"`` = lon, lat).
+            labels: int (N,), 1 = foreground, 0 = background (default: all foreground).
+            boxes: XYXY (B, 4), pixel edges with x1/y1 exclusive (as :attr:`Masks.boxes`), or map
+                coordinates (xmin, ymin, xmax, ymax) in ``crs``.
+            crs: ``None`` (pixels) or any CRS pyproj accepts.
+            multimask: return the candidate masks (SAM: 3) instead of one.
+            mask_input: float (1 | B, 256, 256) low-resolution logits from a previous ``Masks.logits``.
+
+        Raises:
+            ValueError: bad prompts (empty, NaN, labels not 0/1, mismatched lengths, outside the scene).
+        """
         raise NotImplementedError(f"{self.name} does not support prompted prediction")
 
     def generate(self, **params) -> Masks:
+        """Automatic ("everything") masks for the current scene; parameters depend on the backend."""
         raise NotImplementedError(f"{self.name} does not support automatic mask generation")
 
     # -- helpers for subclasses ---------------------------------------------------------------------
     def _result(self, masks: np.ndarray, scores: np.ndarray, **fields) -> Masks:
-        """Build a :class:`Masks` stamped with this model's name, scene georeferencing and smoke flag."""
+        """Build a :class:`Masks` stamped with this model's name, scene georeferencing and smoke flag.
+
+        Pixels the scene marks as nodata (``Scene.valid == False``) are removed from every mask, so no
+        backend ever reports an object, an area or a polygon over nodata; boxes are then recomputed.
+        """
         scene = self.require_scene()
+        masks = np.asarray(masks, dtype=bool)
+        if scene.valid is not None and masks.size and not scene.valid.all():
+            masks = masks & scene.valid
+            fields.pop("boxes", None)
         return Masks(
             masks=masks,
             scores=scores,

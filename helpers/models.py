@@ -7,10 +7,11 @@ import os
 import warnings
 from pathlib import Path
 
+from .atomic import atomic_output
 from .base import SegmentationModel
 from .device import pick_device
 from .masks import SMOKE_BANNER
-from .weights import REGISTRY, ModelSpec, ensure_weights, get_spec, read_smoke_marker
+from .weights import REGISTRY, ModelSpec, ensure_weights, get_spec, home_dir, read_smoke_marker
 
 # Which module builds each family. A backend module exposes
 #   build(spec, checkpoint: Path | None, device, **options) -> SegmentationModel
@@ -88,15 +89,10 @@ def write_smoke_weights(name: str, path, seed: int = 0) -> Path:
         raise ValueError(f"{name} has no weights")
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target, then rename: a killed run (or a parallel one) never leaves half a file.
-    # The temporary name keeps the suffix, since ultralytics insists on ".pt".
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    torch.manual_seed(seed)
-    try:
+    # The caller's random state is left as it was; the file appears only when complete.
+    with torch.random.fork_rng(devices=[]), atomic_output(path) as tmp:
+        torch.manual_seed(seed)
         backend_for(spec).write_smoke_checkpoint(spec, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -108,10 +104,10 @@ def smoke_mode() -> bool:
 def smoke_weights_path(name: str) -> Path:
     """Where the shared smoke weights of ``name`` live: ``$SAMRS_HOME/smoke/NAME_smoke.pth|.pt``.
 
-    ``$SAMRS_HOME`` defaults to ``~/.cache/sam-rs``. FastSAM files end in ``.pt`` because ultralytics
+    ``$SAMRS_HOME`` defaults to ``~/.cache/sam-rs`` (:func:`helpers.weights.home_dir`). FastSAM files end in ``.pt`` because ultralytics
     requires it; the others keep their official extension.
     """
-    home = Path(os.environ.get("SAMRS_HOME", Path.home() / ".cache" / "sam-rs")).expanduser()
+    home = home_dir()
     suffix = ".pt" if get_spec(name).family in ("fastsam", "sam2", "mobile_sam") else ".pth"
     return home / "smoke" / f"{name}_smoke{suffix}"
 
