@@ -10,13 +10,21 @@ Every input is segmented with :func:`helpers.tiling.segment_tiled` (any size, se
     DIR/gallery.png                                                   contact sheet of all overlays
 
 Outputs are written atomically, so a killed run leaves no half-written file; re-running skips inputs
-whose ``.done.json`` matches (same input size/mtime, formats, model and options): resume. A bad input
-(corrupt, unsupported, no CRS when map prompts need one) is reported in one line and the batch goes on;
-the exit code is 1 when any input failed.
+whose ``.done.json`` matches (same input size/mtime, formats, model, weights, prompts and options): resume.
+The model is loaded only when some input still needs work. Argument mistakes (tile sizes, --param names,
+--bands, prompt files, missing inputs) are reported in one line before anything is loaded or written
+(exit 2). A bad input (corrupt, no CRS when map prompts need one) is reported in one line and the batch
+goes on; the exit code is 1 when any input failed.
+
+Prompt files (``--prompts``, any vector format and CRS): points for ``--mode points``, polygons for
+``--mode boxes`` (their bounding boxes are the prompts). In points mode an optional ``label`` column says
+1 = foreground (each such point segments one object) or 0 = background (added as a negative point to
+every foreground point in the same tile, to keep that area out of its mask).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -26,10 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .export import atomic_output, draw_banner, overlay_labels, write_png, write_vector
-from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, segment_tiled
+from .atomic import atomic_output
+from .export import draw_banner, overlay_labels, write_png, write_vector
+from .raster import RASTER_SUFFIXES, removing_new_empty_folders
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, segment_tiled, tile_grid
 
-__all__ = ["FORMATS", "BatchSummary", "find_inputs", "segment_batch", "contact_sheet", "register_cli"]
+__all__ = ["FORMATS", "BatchSummary", "LazyModel", "find_inputs", "read_prompts", "segment_batch", "contact_sheet",
+           "register_cli"]
 
 # --formats name -> file ending appended to the output stem.
 FORMATS = {
@@ -43,6 +54,9 @@ FORMATS = {
 DEFAULT_FORMATS = ("gpkg", "tif", "png")
 VECTOR_FORMATS = ("gpkg", "geojson", "shp", "parquet")
 MARKER = ".done.json"
+LABEL_COLUMN = "label"  # points mode: 1 = foreground, 0 = background
+POINT_TYPES = ("Point", "MultiPoint")
+POLYGON_TYPES = ("Polygon", "MultiPolygon")
 THUMBNAIL = 256
 
 
@@ -68,8 +82,6 @@ class BatchSummary:
 
 # ---- inputs and outputs -------------------------------------------------------------------------
 def _is_raster(path: Path) -> bool:
-    from .raster import RASTER_SUFFIXES
-
     return path.suffix.lower() in RASTER_SUFFIXES
 
 
@@ -114,6 +126,61 @@ def _fingerprint(path: Path, settings: dict) -> dict:
     return {"input": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, **settings}
 
 
+def _weights_identity(model) -> dict:
+    """Which weights made the outputs: other weights (``--weights``, smoke vs real) mean a re-run.
+
+    Works for a loaded model and for a :class:`LazyModel` (the file it would load) alike; a file that
+    does not exist yet (not downloaded) has no content id, so nothing counts as finished with it.
+    """
+    checkpoint = getattr(model, "checkpoint", None)
+    identity = {"weights": None, "weights_id": None, "smoke": bool(getattr(model, "smoke", False))}
+    if checkpoint is not None:
+        from .embedding_cache import checkpoint_identity
+
+        path = Path(checkpoint).expanduser()
+        identity.update(weights=str(path.resolve()), weights_id=checkpoint_identity(path) if path.is_file() else None)
+    return identity
+
+
+class LazyModel:
+    """A registry model loaded on first use: a resumed batch with nothing left to do loads nothing.
+
+    ``checkpoint`` and ``smoke`` tell, without loading, which weights :func:`helpers.models.load_model`
+    would use, so finished inputs are recognised exactly as with a loaded model.
+
+    Args:
+        name: registry name (``"sam_vit_b"``, ``"conventional"``...).
+        weights: local weights file, or ``None`` for the cached official checkpoint.
+    """
+
+    def __init__(self, name: str, weights=None):
+        from .weights import get_spec, weights_path
+
+        self.name = name
+        self.weights = weights
+        if weights is not None:
+            self.checkpoint = Path(weights).expanduser()
+        elif get_spec(name).family == "conventional":
+            self.checkpoint = None
+        else:
+            self.checkpoint = weights_path(name)
+        self._model = None
+
+    @property
+    def smoke(self) -> bool:
+        from .weights import read_smoke_marker
+
+        return self.checkpoint is not None and self.checkpoint.is_file() and read_smoke_marker(self.checkpoint) is not None
+
+    def load(self):
+        """The loaded :class:`helpers.base.SegmentationModel` (loaded once)."""
+        if self._model is None:
+            from . import models
+
+            self._model = models.load_model(self.name, weights=self.weights)
+        return self._model
+
+
 def _finished(marker: Path, fingerprint: dict, outputs: dict[str, Path]) -> bool:
     try:
         saved = json.loads(marker.read_text())
@@ -124,19 +191,84 @@ def _finished(marker: Path, fingerprint: dict, outputs: dict[str, Path]) -> bool
 
 
 # ---- prompts --------------------------------------------------------------------------------------
-def read_prompts(path, mode: str):
-    """Prompt geometries from a vector file (any CRS): points for ``"points"``, polygons for ``"boxes"``."""
+def read_prompts(path, mode: str = "points"):
+    """Prompt geometries from a vector file (any CRS), checked for ``mode``.
+
+    Args:
+        path: any vector file GDAL reads (GeoPackage, GeoJSON, Shapefile...); without a CRS the
+            coordinates are pixel (column, row) indices.
+        mode: ``"points"`` needs Point geometries (MultiPoints are split), with an optional ``label``
+            column, 1 = foreground and 0 = background (default: all foreground); ``"boxes"`` needs
+            Polygons (their bounding boxes are the prompts; a ``label`` column is not used).
+
+    Returns:
+        A GeoDataFrame; in points mode its ``label`` column holds int 0/1.
+
+    Raises:
+        ValueError: missing or unreadable file, no geometries, geometries of the wrong type for
+            ``mode``, ``label`` values other than 0/1, or no foreground point.
+    """
     import geopandas as gpd
 
-    gdf = gpd.read_file(path)
-    gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"prompts file not found: {path}")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # noqa: BLE001 - pyogrio/fiona raise several types for unreadable files
+        raise ValueError(f"cannot read prompts file {path}: {_one_line(exc)}") from None
+    if "geometry" not in gdf.columns:
+        raise ValueError(f"prompts file {path} has no geometries (a plain table?)")
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     if len(gdf) == 0:
-        raise ValueError(f"{path}: no geometries")
+        raise ValueError(f"prompts file {path} has no geometries")
+    wanted = POINT_TYPES if mode == "points" else POLYGON_TYPES
+    wrong = sorted(set(gdf.geom_type) - set(wanted))
+    if wrong:
+        hint = "--mode boxes takes polygons" if mode == "points" else "--mode points takes points"
+        raise ValueError(f"--mode {mode} needs {' or '.join(wanted)} prompts, {path.name} has {', '.join(wrong)} ({hint})")
+    if mode == "points":
+        gdf = _checked_labels(gdf, path).explode(index_parts=False, ignore_index=True)
     return gdf
 
 
+def _checked_labels(gdf, path: Path):
+    """``gdf`` with an int 0/1 ``label`` column (a missing one means all foreground)."""
+    import pandas as pd
+
+    column = next((c for c in gdf.columns if str(c).lower() == LABEL_COLUMN), None)
+    if column is None:
+        return gdf.assign(**{LABEL_COLUMN: 1})
+    values = gdf[column]
+    numbers = pd.to_numeric(values.astype(object).map(lambda v: int(v) if isinstance(v, bool) else v), errors="coerce")
+    bad = ~numbers.isin([0, 1])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"{path.name}: column {column!r} must be 1 (foreground) or 0 (background), "
+                         f"got {values.iloc[row]!r} in row {row}")
+    if not (numbers == 1).any():
+        raise ValueError(f"{path.name}: every point has {column}=0 (background); at least one needs {column}=1")
+    return gdf.drop(columns=[column]).assign(**{LABEL_COLUMN: numbers.astype(int).to_numpy()})
+
+
+def _prompts_digest(gdf) -> str | None:
+    """Content id of the prompts (geometry, CRS, labels): other prompts mean a re-run on resume."""
+    if gdf is None:
+        return None
+    digest = hashlib.sha256(str(gdf.crs).encode())
+    for wkb in gdf.geometry.to_wkb():
+        digest.update(wkb)
+    if LABEL_COLUMN in gdf:
+        digest.update(np.asarray(gdf[LABEL_COLUMN], np.int8).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def _prompts_for_scene(gdf, mode: str, source) -> dict | None:
-    """Prompts reprojected into the scene, keeping those inside it; ``None`` when none falls inside."""
+    """Prompts reprojected into the scene, keeping those inside it; ``None`` when none falls inside.
+
+    Points mode: ``"points"`` holds the foreground points, ``"rows"`` their row numbers in ``gdf``;
+    background points (``label`` 0), in scene pixel (column, row) coordinates, are under ``"background"``.
+    """
     import shapely
 
     if gdf.crs is not None and source.crs is None:
@@ -144,22 +276,62 @@ def _prompts_for_scene(gdf, mode: str, source) -> dict | None:
     if gdf.crs is None and source.crs is not None:
         raise ValueError("the prompts file has no CRS; cannot place its coordinates on a georeferenced scene")
     geoms = gdf.to_crs(source.crs).geometry if gdf.crs is not None else gdf.geometry
-    if source.crs is not None:
-        left, top = source.transform * (0, 0)
-        right, bottom = source.transform * (source.width, source.height)
-        footprint = shapely.box(min(left, right), min(top, bottom), max(left, right), max(top, bottom))
+    if source.crs is not None:  # the four transformed corners: right for rotated/sheared transforms too
+        corners = [(0, 0), (source.width, 0), (source.width, source.height), (0, source.height)]
+        footprint = shapely.Polygon([source.transform @ corner for corner in corners])
     else:  # prompts without CRS are pixel (column, row) indices, as everywhere in helpers.prompts
         footprint = shapely.box(-0.5, -0.5, source.width - 0.5, source.height - 0.5)
-    if mode == "points":
-        points = geoms.representative_point()
-        points = points[points.within(footprint)]
-        values = np.column_stack([points.x, points.y]) if len(points) else None
-    else:
+    if mode == "boxes":
         boxes = geoms[geoms.intersects(footprint)].intersection(footprint)
-        values = np.asarray(boxes.bounds) if len(boxes) else None
-    if values is None or len(values) == 0:
+        return {mode: np.asarray(boxes.bounds), "crs": source.crs} if len(boxes) else None
+    geoms = geoms.representative_point()  # the point itself for points (read_prompts allows only points)
+    inside = geoms.within(footprint).to_numpy()
+    labels = np.asarray(gdf[LABEL_COLUMN] if LABEL_COLUMN in gdf else np.ones(len(gdf)), int)
+    xy = np.column_stack([geoms.x, geoms.y]) if len(geoms) else np.zeros((0, 2))
+    rows = np.flatnonzero(inside & (labels == 1))
+    foreground, background = xy[rows], xy[inside & (labels == 0)]
+    if len(foreground) == 0:
         return None
-    return {mode: values, "crs": source.crs}
+    if len(background):
+        from .prompts import to_pixel_points
+        from .scene import Scene
+
+        header = Scene(image=np.broadcast_to(np.zeros(3, np.uint8), (source.height, source.width, 3)),
+                       crs=source.crs, transform=source.transform)  # costs no memory
+        background = to_pixel_points(background, source.crs, header)
+    return {mode: foreground, "crs": source.crs, "background": background, "rows": rows}
+
+
+class _WithBackground:
+    """A model whose point prompts also get the background points lying in the current tile (label 0).
+
+    :func:`helpers.tiling.segment_tiled` prompts one foreground point at a time; this adds the file's
+    background points, in tile coordinates, to each of those prompts. Everything else is the model's.
+    """
+
+    def __init__(self, model, background: np.ndarray):
+        vars(self).update(_model=model, _background=np.asarray(background, float).reshape(-1, 2),
+                          _local=np.zeros((0, 2)))
+
+    def set_image(self, scene):
+        col, row, width, height = scene.meta["window"]
+        local = self._background - (col, row)
+        inside = (local >= -0.5).all(axis=1) & (local[:, 0] < width - 0.5) & (local[:, 1] < height - 0.5)
+        vars(self)["_local"] = local[inside]
+        self._model.set_image(scene)
+        return self
+
+    def predict(self, points=None, labels=None, **kwargs):
+        points = np.asarray(points, float).reshape(-1, 2)
+        labels = np.ones(len(points), int) if labels is None else np.asarray(labels, int)
+        return self._model.predict(points=np.concatenate([points, self._local]),
+                                   labels=np.concatenate([labels, np.zeros(len(self._local), int)]), **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(vars(self)["_model"], name)
+
+    def __setattr__(self, name, value):  # e.g. tiling switching the embedding cache off
+        setattr(self._model, name, value)
 
 
 # ---- one file -------------------------------------------------------------------------------------
@@ -184,10 +356,15 @@ def segment_file(model, path: Path, stem: Path, formats, mode="everything", prom
         if mode != "everything":
             scene_prompts = _prompts_for_scene(prompts, mode, source)
             if scene_prompts is None:
-                raise ValueError("none of the prompts falls inside this image")
+                raise ValueError("none of the (foreground) prompts falls inside this image")
+            if len(scene_prompts.get("background", ())):
+                model = _WithBackground(model, scene_prompts["background"])
         result = segment_tiled(model, source, tile_size=tile_size, overlap=overlap, mode=mode,
                                prompts=scene_prompts, params=params, out_path=outputs.get("tif"),
                                progress=progress, cog=cog, vectors=any(f in formats for f in VECTOR_FORMATS))
+    if result.gdf is not None and scene_prompts is not None and "rows" in scene_prompts:
+        # prompt_index numbers the prompts inside this image: report the prompts file's rows instead
+        result.gdf["prompt_index"] = scene_prompts["rows"][result.gdf["prompt_index"].to_numpy()]
     for fmt in VECTOR_FORMATS:
         if fmt in outputs:
             write_vector(result.gdf, outputs[fmt], layer=stem.name)
@@ -227,8 +404,21 @@ def contact_sheet(items: list[tuple[Path, str]], path, columns: int = 4, size: i
 
 # ---- the batch --------------------------------------------------------------------------------------
 def _one_line(exc: BaseException) -> str:
+    """First line of the message; the exception's name only for what is not a user-facing error (a bug)."""
+    from .cli import user_facing_errors
+
     text = str(exc).strip().splitlines()
+    if text and isinstance(exc, user_facing_errors()):
+        return text[0]
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _settings(model, model_name, mode, prompts, tile_size, overlap, formats, params, read_options, cog) -> dict:
+    """What the outputs depend on (besides the input file): recorded in, and compared with, ``.done.json``."""
+    settings = {"model": model_name or getattr(model, "name", ""), **_weights_identity(model), "mode": mode,
+                "prompts": _prompts_digest(prompts), "tile": tile_size, "overlap": overlap,
+                "formats": sorted(formats), "params": params or {}, "read_options": read_options or {}, "cog": cog}
+    return json.loads(json.dumps(settings, default=str))
 
 
 def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "everything", prompts=None,
@@ -240,10 +430,12 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
     Args:
         inputs: files and/or folders (searched recursively).
         out_dir: output root (created).
-        model: a loaded :class:`helpers.base.SegmentationModel`; ``model_name`` is recorded for resume.
+        model: a loaded :class:`helpers.base.SegmentationModel`, or a :class:`LazyModel` (loaded only
+            when some input still needs work); ``model_name`` is recorded for resume.
         mode: ``"everything"``, ``"points"`` or ``"boxes"``.
-        prompts: for prompted modes, a GeoDataFrame (any CRS; reprojected to each scene; without CRS:
-            pixel coordinates) of points or polygons (their bounding boxes are the box prompts).
+        prompts: for prompted modes, a GeoDataFrame from :func:`read_prompts` (any CRS; reprojected to
+            each scene; without CRS: pixel coordinates) of points (optional ``label`` column, 1/0) or
+            polygons (their bounding boxes are the box prompts).
         tile_size, overlap: tiling (see :func:`helpers.tiling.segment_tiled`).
         formats: any of ``FORMATS`` (``gpkg``, ``geojson``, ``shp``, ``parquet``, ``tif``, ``png``).
         params: extra ``generate``/``predict`` keyword arguments.
@@ -251,6 +443,9 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
         force: redo inputs that are already finished.
         cog: write label rasters as Cloud Optimized GeoTIFFs.
         progress: tqdm bars; ``log``: where one-line reports go (default stderr).
+
+    Raises:
+        ValueError: unknown formats, or no raster found in ``inputs`` (nothing rejected either).
     """
     from tqdm.auto import tqdm
 
@@ -260,44 +455,48 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
         raise ValueError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     jobs, rejected = find_inputs(inputs)
+    if not jobs and not rejected:
+        raise ValueError(f"no rasters found under {', '.join(map(str, inputs))} (looked for {', '.join(RASTER_SUFFIXES)})")
     summary = BatchSummary()
     for path, reason in rejected:
         summary.failed.append((path, reason))
         log(f"FAILED {path}: {reason}")
-    settings = {"model": model_name or getattr(model, "name", ""), "mode": mode, "tile": tile_size,
-                "overlap": overlap, "formats": sorted(formats), "params": params or {},
-                "read_options": read_options or {}, "cog": cog}
+    options = (model_name, mode, prompts, tile_size, overlap, formats, params, read_options, cog)
+    settings = _settings(model, *options)
+    stems = _output_stems(jobs, out_dir)
+    planned = [p for stem in stems for p in (*_outputs(stem, formats).values(), stem.with_name(stem.name + MARKER))]
     gallery = []
-    for (path, _rel), stem in zip(tqdm(jobs, desc="files", unit="file", disable=not progress),
-                                  _output_stems(jobs, out_dir), strict=True):
-        outputs = _outputs(stem, formats)
-        marker = stem.with_name(stem.name + MARKER)
-        fingerprint = _fingerprint(path, json.loads(json.dumps(settings, default=str)))
-        if not force and _finished(marker, fingerprint, outputs):
-            summary.skipped.append(path)
-            summary.masks += json.loads(marker.read_text()).get("masks", 0)
-        else:
-            file_start = time.perf_counter()
-            try:
-                n = segment_file(model, path, stem, formats, mode, prompts, tile_size, overlap, params,
-                                 read_options, progress=False, cog=cog)
-            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-                summary.failed.append((path, _one_line(exc)))
-                log(f"FAILED {path}: {_one_line(exc)}")
-                continue
-            record = {**fingerprint, "masks": n, "seconds": round(time.perf_counter() - file_start, 3),
-                      "smoke": bool(getattr(model, "smoke", False)),
-                      "outputs": {k: os.path.relpath(v, marker.parent) for k, v in outputs.items()}}
-            with atomic_output(marker) as tmp:
-                tmp.write_text(json.dumps(record, indent=1))
-            summary.done.append(path)
-            summary.masks += n
-        if "png" in outputs and outputs["png"].exists():
-            masks = json.loads(marker.read_text()).get("masks", 0)
-            gallery.append((outputs["png"], f"{path.name} ({masks})"))
-    summary.gallery = contact_sheet(gallery, out_dir / "gallery.png")
+    with removing_new_empty_folders([*planned, out_dir / "gallery.png"]):
+        for (path, _rel), stem in zip(tqdm(jobs, desc="files", unit="file", disable=not progress), stems, strict=True):
+            outputs = _outputs(stem, formats)
+            marker = stem.with_name(stem.name + MARKER)
+            if not force and _finished(marker, _fingerprint(path, settings), outputs):
+                summary.skipped.append(path)
+                summary.masks += json.loads(marker.read_text()).get("masks", 0)
+            else:
+                if isinstance(model, LazyModel):  # first input with work left: load now (may download)
+                    model = model.load()
+                    settings = _settings(model, *options)
+                fingerprint = _fingerprint(path, settings)
+                file_start = time.perf_counter()
+                try:
+                    n = segment_file(model, path, stem, formats, mode, prompts, tile_size, overlap, params,
+                                     read_options, progress=False, cog=cog)
+                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+                    summary.failed.append((path, _one_line(exc)))
+                    log(f"FAILED {path}: {_one_line(exc)}")
+                    continue
+                record = {**fingerprint, "masks": n, "seconds": round(time.perf_counter() - file_start, 3),
+                          "outputs": {k: os.path.relpath(v, marker.parent) for k, v in outputs.items()}}
+                with atomic_output(marker) as tmp:
+                    tmp.write_text(json.dumps(record, indent=1))
+                summary.done.append(path)
+                summary.masks += n
+            if "png" in outputs and outputs["png"].exists():
+                masks = json.loads(marker.read_text()).get("masks", 0)
+                gallery.append((outputs["png"], f"{path.name} ({masks})"))
+        summary.gallery = contact_sheet(gallery, out_dir / "gallery.png")
     summary.seconds = time.perf_counter() - start
     return summary
 
@@ -313,33 +512,113 @@ def _parse_param(text: str):
         return key, value
 
 
-def _cmd_segment(args) -> int:
-    from .models import load_model
-
-    formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
+def _parse_formats(text: str) -> list[str]:
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    if formats == ["all"]:
+        return list(FORMATS)
     unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        named = ", ".join(unknown) if unknown else repr(text)
+        raise ValueError(f"unknown --formats {named}; choose from {', '.join(FORMATS)} or all")
+    return formats
+
+
+def _generate_parameters(family: str) -> list[str]:
+    """The documented ``generate`` parameters of a backend family (checked before loading the model)."""
+    if family in ("sam", "mobile_sam"):
+        from .amg import AMG_DEFAULTS, AMG_RUN_OPTIONS
+
+        return [*AMG_DEFAULTS, *AMG_RUN_OPTIONS]
+    if family == "fastsam":
+        from .fastsam import EVERYTHING_DEFAULTS
+
+        return list(EVERYTHING_DEFAULTS)
+    if family == "conventional":
+        from .conventional import COMMON_PARAMS, METHOD_PARAMS
+
+        return list(dict.fromkeys([*COMMON_PARAMS, *(k for m in METHOD_PARAMS.values() for k in m)]))
+    import inspect
+
+    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+
+    skip = ("self", "model", "kwargs", "output_mode")  # as helpers.sam2_backend.Sam2Model.mask_generator
+    return [n for n in inspect.signature(SAM2AutomaticMaskGenerator.__init__).parameters if n not in skip]
+
+
+def _check_params(params: dict, model_name: str, mode: str) -> None:
+    """Unknown ``--param`` names (and, where the backend has a public checker, bad values) fail up front."""
+    from .weights import get_spec
+
+    if not params:
+        return
+    family = get_spec(model_name).family
+    if mode != "everything" and family != "conventional":  # prompted SAM/FastSAM predict takes no options
+        raise ValueError(f"--param is not used by {model_name} in --mode {mode} (only in --mode everything)")
+    valid = _generate_parameters(family)
+    unknown = [k for k in params if k not in valid]
     if unknown:
-        raise ValueError(f"unknown --formats {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+        raise ValueError(f"unknown --param {', '.join(unknown)} for {model_name}; valid: {', '.join(valid)}")
+    if family in ("sam", "mobile_sam"):
+        from .amg import check_amg_params as check_values
+    elif family == "conventional":
+        from .conventional import check_params as check_values
+    else:
+        return
+    try:
+        check_values(params)
+    except TypeError as exc:  # e.g. points_per_side=null reaching int()
+        given = ", ".join(f"{k}={json.dumps(v)}" for k, v in params.items())
+        raise ValueError(f"--param {given}: a value has the wrong type ({exc})") from None
+
+
+def _checked_inputs(inputs) -> list[Path]:
+    """The raster files to segment; a missing or unsupported input, or no raster at all, is a UserError."""
+    from .cli import UserError
+
+    jobs, rejected = find_inputs(inputs)
+    if rejected:
+        path, reason = rejected[0]
+        raise UserError(f"input {path}: {reason}")
+    if not jobs:
+        raise UserError(f"no rasters found under {', '.join(map(str, inputs))} (looked for {', '.join(RASTER_SUFFIXES)})")
+    return [path for path, _ in jobs]
+
+
+def _cmd_segment(args) -> int:
+    """Check every argument (nothing loaded or written yet), then run the batch with a lazily loaded model."""
+    from .cli import UserError
+    from .raster import check_bands
+    from .weights import WeightsUnavailableError, get_spec
+
+    formats = _parse_formats(args.formats)
+    get_spec(args.model)  # unknown names fail here, in one line
+    if args.weights is not None and not Path(args.weights).expanduser().is_file():
+        raise UserError(f"--weights file not found: {args.weights}")
+    try:
+        tile_grid(args.tile, args.tile, args.tile, args.overlap)
+    except ValueError as exc:
+        raise UserError(f"--tile {args.tile} --overlap {args.overlap}: {exc}") from None
+    params = dict(_parse_param(p) for p in args.param)
+    _check_params(params, args.model, args.mode)
     if args.mode != "everything" and not args.prompts:
-        raise ValueError(f"--mode {args.mode} needs --prompts FILE (points or polygons, any CRS)")
+        raise UserError(f"--mode {args.mode} needs --prompts FILE (points or polygons, any CRS)")
+    if args.mode == "everything" and args.prompts:
+        raise UserError("--prompts needs --mode points or --mode boxes")
     prompts = read_prompts(args.prompts, args.mode) if args.prompts else None
+    check_bands(_checked_inputs(args.inputs), args.bands)
     read_options = {}
     if args.bands:
         read_options["bands"] = args.bands
     if args.sar:
         read_options["sar"] = True
-    from .cli import UserError
-    from .weights import WeightsUnavailableError
-
     try:
-        model = load_model(args.model, weights=args.weights)
+        summary = segment_batch(
+            args.inputs, args.out, LazyModel(args.model, args.weights), model_name=args.model, mode=args.mode,
+            prompts=prompts, tile_size=args.tile, overlap=args.overlap, formats=formats, params=params,
+            read_options=read_options, force=args.force, cog=args.cog, progress=not args.quiet,
+        )
     except WeightsUnavailableError as exc:
         raise UserError(str(exc).splitlines()[0]) from None
-    summary = segment_batch(
-        args.inputs, args.out, model, model_name=args.model, mode=args.mode, prompts=prompts, tile_size=args.tile,
-        overlap=args.overlap, formats=formats, params=dict(_parse_param(p) for p in args.param),
-        read_options=read_options, force=args.force, cog=args.cog, progress=not args.quiet,
-    )
     print(f"segment: {summary}")
     for path, reason in summary.failed:
         print(f"  failed: {path}: {reason}")
@@ -353,21 +632,30 @@ def register_cli(subparsers) -> None:
     p = subparsers.add_parser(
         "segment", help="segment raster files / folder trees into GIS layers (tiled, resumable)",
         description=__doc__.splitlines()[0],
+        epilog="Exit status: 0 all inputs done, 1 some inputs failed (one line each), 2 bad arguments "
+        "(reported before anything is loaded or written).",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="raster files or folders (searched recursively)")
     p.add_argument("--model", required=True, help="registry name, e.g. sam_vit_b, fastsam_s, conventional")
     p.add_argument("--weights", help="local weights file (default: the cached official checkpoint)")
-    p.add_argument("--mode", choices=("everything", "points", "boxes"), default="everything")
-    p.add_argument("--prompts", help="vector file of points (points mode) or polygons (boxes mode), any CRS")
-    p.add_argument("--tile", type=int, default=DEFAULT_TILE_SIZE, help="tile size in pixels (default %(default)s)")
-    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help="tile overlap in pixels (default %(default)s)")
+    p.add_argument("--mode", choices=("everything", "points", "boxes"), default="everything",
+                   help="everything: automatic masks; points / boxes: one object per prompt in --prompts")
+    p.add_argument("--prompts", metavar="FILE",
+                   help="vector file, any CRS (none: pixel column/row). points mode: Point geometries, optional "
+                   "'label' column 1=foreground (one object each) / 0=background (excluded from the foreground "
+                   "masks in its tile); boxes mode: Polygons (their bounding boxes)")
+    p.add_argument("--tile", type=int, default=DEFAULT_TILE_SIZE,
+                   help="tile size in pixels, >= 32 (default %(default)s)")
+    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
+                   help="tile overlap in pixels, 0 to tile/2 (default %(default)s)")
     p.add_argument("--out", required=True, help="output folder (mirrors the input tree)")
     p.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
-                   help=f"comma-separated, from {','.join(FORMATS)} (default %(default)s)")
-    p.add_argument("--bands", help="bands to read, e.g. 4,3,2 or red,green,blue")
+                   help=f"comma-separated, from {','.join(FORMATS)}, or all (default %(default)s)")
+    p.add_argument("--bands", help="1 or 3 bands to read, e.g. 4,3,2 or red,green,blue (checked on the first input)")
     p.add_argument("--sar", action="store_true", help="inputs are SAR linear power: convert to dB first")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra generate/predict option, e.g. points_per_side=16 (repeatable)")
+                   help="extra generate option (everything mode; conventional: any mode), e.g. "
+                   "points_per_side=16; names are checked against the model's parameters (repeatable)")
     p.add_argument("--cog", action="store_true", help="write label rasters as Cloud Optimized GeoTIFFs")
     p.add_argument("--force", action="store_true", help="redo inputs that are already finished")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 COMMAND_MODULES = (
     "helpers.weights",  # models, prefetch, smoke-weights
@@ -32,13 +33,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def user_facing_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad input or an unusable file/folder, not a bug: shown as one line.
+
+    Anything else keeps its traceback, because then the bug is ours.
+    """
+    errors: list[type[BaseException]] = [UserError, ValueError, OSError]
+    try:
+        from rasterio.errors import RasterioError
+
+        errors.append(RasterioError)
+    except ImportError:  # pragma: no cover - rasterio is a hard dependency
+        pass
+    try:
+        from pyogrio.errors import DataSourceError
+
+        errors.append(DataSourceError)
+    except ImportError:  # pragma: no cover - pyogrio is a hard dependency
+        pass
+    return tuple(errors)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> str:
+    return f"warning: {message}\n"
+
+
 def main(argv=None) -> int:
+    """Run ``python -m helpers``; returns the exit code (0 ok, 1 some inputs failed, 2 bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.formatwarning = _one_line_warning  # a terminal user wants the message, not our source line
     try:
         return int(args.func(args) or 0)
-    except (UserError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except user_facing_errors() as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

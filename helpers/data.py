@@ -1,7 +1,7 @@
 """Sample data: the real scenes shipped with ``localtileserver`` and synthetic scenes with ground truth.
 
-Real scenes (no download; they are inside the ``localtileserver`` wheel, or in ``$SAMRS_DATA_DIR`` after
-``python -m helpers prefetch``)::
+Real scenes (no download; they are inside the ``localtileserver`` wheel, or in ``cache_dir()/scenes``
+after ``python -m helpers prefetch``, or in ``$SAMRS_DATA_DIR``)::
 
     helpers.list_sample_scenes()                  # names
     scene = helpers.sample_scene("landsat")       # Scene with a sensible band choice and stretch
@@ -27,12 +27,18 @@ from pathlib import Path
 import numpy as np
 from skimage.draw import polygon as draw_polygon
 
+from .atomic import atomic_output
+from .crs import pixel_size_m
 from .raster import DEFAULT_SAR_DB_RANGE, DEFAULT_STRETCH, power_to_db, read_scene, stretch_to_uint8
 from .scene import Scene
+from .weights import cache_dir
 
 DATA_DIR_ENV = "SAMRS_DATA_DIR"
 """Environment variable naming a folder with prefetched sample scenes (``NAME.tif``) that wins over the
 copies inside the ``localtileserver`` wheel."""
+
+SCENES_SUBDIR = "scenes"
+"""Subfolder of the weights cache (and of ``$SAMRS_DATA_DIR``) holding prefetched scenes."""
 
 SAMPLE_SCENES = {
     "bahamas_rgb": (
@@ -96,15 +102,23 @@ def _wheel_data_dir() -> Path:
     return Path(localtileserver.__file__).parent / "tiler" / "data"
 
 
-def sample_scene_path(name: str) -> Path:
-    """Path of a sample scene GeoTIFF: ``$SAMRS_DATA_DIR/NAME.tif`` when present, else the wheel's copy."""
-    _check_name(name)
-    filename = f"{name}.tif"
+def _scene_folders() -> list[Path]:
+    """Where prefetched scenes may be, first match wins: ``$SAMRS_DATA_DIR`` (and its ``scenes`` /
+    ``sample_scenes`` subfolders), then ``cache_dir()/scenes`` (what ``python -m helpers prefetch`` fills)."""
+    folders = []
     data_dir = os.environ.get(DATA_DIR_ENV)
     if data_dir:
-        for candidate in (Path(data_dir) / filename, Path(data_dir) / "sample_scenes" / filename):
-            if candidate.is_file():
-                return candidate
+        folders += [Path(data_dir), Path(data_dir) / SCENES_SUBDIR, Path(data_dir) / "sample_scenes"]
+    return [*folders, cache_dir() / SCENES_SUBDIR]
+
+
+def sample_scene_path(name: str) -> Path:
+    """Path of a sample scene GeoTIFF: a prefetched copy (see :func:`_scene_folders`), else the wheel's."""
+    _check_name(name)
+    filename = f"{name}.tif"
+    for folder in _scene_folders():
+        if (folder / filename).is_file():
+            return folder / filename
     path = _wheel_data_dir() / filename
     if not path.is_file():
         raise FileNotFoundError(
@@ -114,16 +128,19 @@ def sample_scene_path(name: str) -> Path:
 
 
 def copy_sample_scenes(dest, names=None) -> list[Path]:
-    """Copy sample scenes into ``dest`` (for ``prefetch``; point ``$SAMRS_DATA_DIR`` there later)."""
+    """Copy sample scenes into ``dest`` (``prefetch`` uses ``cache_dir()/scenes``, found automatically).
+
+    A copy of the right size is kept; others are (re)written atomically (temp file, then rename).
+    Returns the paths in ``dest``.
+    """
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
     copied = []
     for name in names or list_sample_scenes():
+        source = sample_scene_path(name)
         target = dest / f"{_check_name(name)}.tif"
-        if not target.exists():
-            tmp = target.with_name(f".{target.name}.partial")
-            shutil.copyfile(sample_scene_path(name), tmp)
-            os.replace(tmp, target)
+        if not (target.is_file() and target.stat().st_size == source.stat().st_size):
+            with atomic_output(target, fsync=True) as tmp:
+                shutil.copyfile(source, tmp)
         copied.append(target)
     return copied
 
@@ -139,8 +156,8 @@ def sample_scene(name: str, hillshade: bool | None = None, **read_options) -> Sc
             :data:`SAMPLE_READ_OPTIONS` (e.g. ``bands=LANDSAT_COMPOSITES["swir"]``).
     """
     options = dict(SAMPLE_READ_OPTIONS[_check_name(name)])
-    shade = options.pop("hillshade", False) if hillshade is None else hillshade
-    options.pop("hillshade", None)
+    default_shade = options.pop("hillshade", False)
+    shade = default_shade if hillshade is None else hillshade
     options.update(read_options)
     path = sample_scene_path(name)
     scene = read_scene(path, **options)
@@ -166,22 +183,13 @@ def hillshade(elevation: np.ndarray, dx: float, dy: float, azimuth: float = 315.
     return np.clip(shaded, 0.0, 1.0)
 
 
-def _pixel_size_m(scene: Scene) -> tuple[float, float]:
-    """Approximate pixel size in metres (degrees converted at the scene's central latitude)."""
-    res_x, res_y = abs(scene.transform.a), abs(scene.transform.e)
-    if scene.crs is not None and scene.crs.is_geographic:
-        lat = math.radians((scene.bounds[1] + scene.bounds[3]) / 2)
-        return res_x * 111_320.0 * math.cos(lat), res_y * 110_540.0
-    return res_x, res_y
-
-
 def _shade_scene(scene: Scene, path: Path, options: dict) -> Scene:
     """Blend hillshade (60%) with the stretched elevation (40%): relief plus a sense of height."""
     from .raster import open_raster
 
     with open_raster(path, **options) as source:
         elevation, valid = source.read_raw()
-    dx, dy = _pixel_size_m(scene)
+    dx, dy = pixel_size_m(scene.transform, scene.crs, scene.shape)
     shade = hillshade(np.where(valid, elevation[0], np.nan), dx, dy)
     grey = scene.image[..., 0].astype(np.float64) / 255.0
     mixed = np.nan_to_num(0.6 * shade + 0.4 * grey, nan=0.0)

@@ -26,13 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_output, atomic_output_handle
+from .crs import areas_m2
+
 __all__ = [
     "VECTOR_DRIVERS",
-    "atomic_output",
     "vectorize_masks",
     "vectorize_labels",
     "pixel_to_map",
-    "geometry_areas_m2",
     "masks_to_gdf",
     "write_vector",
     "masks_to_file",
@@ -57,29 +58,6 @@ VECTOR_DRIVERS = {
 # Shapefile (dBASE) field names are limited to 10 characters.
 _SHAPEFILE_COLUMNS = {"stability_score": "stability", "prompt_type": "prompt"}
 _SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
-
-
-# ---- atomic writes --------------------------------------------------------------------------------
-@contextlib.contextmanager
-def atomic_output(path, suffix: str | None = None):
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
-
-    The temporary name starts with a dot and keeps the extension (drivers pick formats by it), so an
-    interrupted run leaves at most a hidden ``.name.tmp-*`` file, never a truncated ``name``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers (GDAL, OGR) want to create the file themselves
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # ---- vectorisation --------------------------------------------------------------------------------
@@ -235,70 +213,6 @@ def pixel_to_map(geometries, transform) -> np.ndarray:
     return shapely.transform(geometries, affine)
 
 
-# ---- areas ----------------------------------------------------------------------------------------
-def _pyproj(crs):
-    from pyproj import CRS
-
-    return CRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
-
-
-def _area_method(pcrs) -> str:
-    if pcrs.is_geographic:
-        return "geodesic"
-    method = (pcrs.coordinate_operation.method_name if pcrs.coordinate_operation else "").lower()
-    # (Pseudo/Web) Mercator inflates areas by 1/cos^2(latitude): planar areas would be wrong.
-    if "mercator" in method and "transverse" not in method:
-        return "geodesic"
-    return "planar"
-
-
-def geometry_areas_m2(geometries, crs, method: str = "auto") -> np.ndarray:
-    """Area in square metres of each geometry (map coordinates in ``crs``); NaN where unknown.
-
-    Args:
-        geometries: shapely geometries (``None`` -> NaN) in ``crs`` coordinates.
-        crs: the CRS of the coordinates, or ``None`` (plain image: every area is NaN).
-        method: ``"auto"`` (geodesic on the CRS's ellipsoid for geographic and Mercator CRSs, planar
-            area times the unit's metre factor squared for other projected CRSs, e.g. UTM or a
-            US-feet State Plane), ``"planar"`` or ``"geodesic"``.
-    """
-    import shapely
-
-    geometries = np.asarray(geometries, dtype=object)
-    areas = np.full(geometries.shape[0], np.nan)
-    if crs is None or geometries.size == 0:
-        return areas
-    if method not in ("auto", "planar", "geodesic"):
-        raise ValueError(f"area method must be 'auto', 'planar' or 'geodesic', got {method!r}")
-    pcrs = _pyproj(crs)
-    method = _area_method(pcrs) if method == "auto" else method
-    present = np.array([g is not None for g in geometries], dtype=bool)
-    geoms = geometries[present]
-    if method == "planar":
-        if pcrs.is_geographic:
-            raise ValueError("planar areas in a geographic CRS are meaningless; use method='geodesic'")
-        factor = pcrs.axis_info[0].unit_conversion_factor
-        areas[present] = shapely.area(geoms) * factor**2
-        return areas
-    areas[present] = _geodesic_areas(geoms, pcrs)
-    return areas
-
-
-def _geodesic_areas(geoms: np.ndarray, pcrs) -> np.ndarray:
-    import shapely
-    from pyproj import Transformer
-
-    # Raster transforms give (x, y) = (lon, lat) in traditional GIS order, whatever the CRS axis order.
-    geographic = pcrs.geodetic_crs
-    if not pcrs.is_geographic:
-        to_lonlat = Transformer.from_crs(pcrs, geographic, always_xy=True)
-        geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1])))
-    geod = geographic.get_geod()
-    # Counter-clockwise shells (in lon/lat) give positive areas; orient so holes are subtracted.
-    geoms = shapely.orient_polygons(geoms) if hasattr(shapely, "orient_polygons") else geoms
-    return np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in geoms], dtype=np.float64)
-
-
 # ---- GeoDataFrame and vector files --------------------------------------------------------------
 def _pixel_size(transform) -> float:
     return float(np.sqrt(abs(transform.a * transform.e - transform.b * transform.d))) if transform else 1.0
@@ -313,7 +227,7 @@ def masks_to_gdf(masks, simplify: float | None = None, to_crs=None, area_method:
         simplify: optional tolerance in *pixels* for topology-preserving Douglas-Peucker simplification
             (``None``: exact pixel footprints). Areas are always of the exact footprint.
         to_crs: optional CRS to reproject the polygons to (e.g. ``"EPSG:4326"`` for RFC 7946 GeoJSON).
-        area_method: see :func:`geometry_areas_m2`.
+        area_method: see :func:`helpers.crs.areas_m2`.
         connectivity: 4 or 8, pixel neighbourhood joining pixels into one polygon part.
 
     Returns:
@@ -330,7 +244,7 @@ def masks_to_gdf(masks, simplify: float | None = None, to_crs=None, area_method:
     }
     if masks.stability_scores is not None:
         columns["stability_score"] = np.asarray(masks.stability_scores, dtype=np.float64)[keep]
-    columns["area_px"] = _mask_areas(masks)[keep]
+    columns["area_px"] = masks.areas[keep]
     tile_ids = masks.tile_ids if masks.tile_ids is not None else np.full(len(masks), -1)
     return build_gdf(
         pixel_geoms[keep], columns, masks.crs, masks.transform, model=masks.model,
@@ -355,7 +269,7 @@ def build_gdf(pixel_geoms, columns: dict, crs, transform, model: str = "", promp
     if invalid.any():  # polygonised pixel footprints are valid; this is a guard, not a repair path
         geoms[invalid] = shapely.make_valid(geoms[invalid])
     data = dict(columns)
-    data["area_m2"] = geometry_areas_m2(geoms, crs, method=area_method)
+    data["area_m2"] = areas_m2(geoms, crs, method=area_method)
     n = len(geoms)
     data["model"] = np.full(n, model, dtype=object)
     data["prompt_type"] = np.full(n, prompt_type, dtype=object)
@@ -458,7 +372,8 @@ class LabelRasterWriter:
         self.compress = compress
         self.blocksize = blocksize
         self._stack = contextlib.ExitStack()
-        self._tmp = self._stack.enter_context(atomic_output(self.path))
+        self._output = self._stack.enter_context(atomic_output_handle(self.path))
+        self._tmp = self._output.path
         profile = dict(
             driver="GTiff", width=int(width), height=int(height), count=1, dtype="uint32", nodata=0,
             crs=crs, transform=transform, tiled=True, blockxsize=blocksize, blockysize=blocksize,
@@ -470,9 +385,14 @@ class LabelRasterWriter:
             profile.pop("transform")
         work = self._tmp.with_suffix(".work.tif") if cog else self._tmp
         self._work = work
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            self.dataset = rasterio.open(work, "w+", **profile)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+                self.dataset = rasterio.open(work, "w+", **profile)
+        except BaseException:
+            self._output.discard()
+            self._stack.close()
+            raise
         self.dataset.set_band_description(1, "instance_id")
         if tags:
             self.dataset.update_tags(**{k: str(v) for k, v in tags.items()})
@@ -514,9 +434,9 @@ class LabelRasterWriter:
         """Drop the temporary file; nothing appears at ``path``."""
         if not self.dataset.closed:
             self.dataset.close()
-        if self._work.exists():
-            self._work.unlink()
-        self._stack.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        self._work.unlink(missing_ok=True)
+        self._output.discard()
+        self._stack.close()
 
     def __enter__(self):
         return self
@@ -543,14 +463,9 @@ def write_label_geotiff(labels: np.ndarray, path, crs=None, transform=None, cog:
     return Path(path)
 
 
-def _mask_areas(masks) -> np.ndarray:
-    """Pixel count per mask (also for zero masks, where ``Masks.areas`` cannot reshape)."""
-    return masks.masks.sum(axis=(1, 2), dtype=np.int64)
-
-
 def _label_raster_small_on_top(masks) -> np.ndarray:
     labels = np.zeros(masks.shape, dtype=np.uint32)
-    for i in np.argsort(-_mask_areas(masks), kind="stable"):  # large first: small objects stay visible
+    for i in np.argsort(-masks.areas, kind="stable"):  # large first: small objects stay visible
         labels[masks.masks[i]] = i + 1
     return labels
 

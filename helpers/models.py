@@ -88,6 +88,10 @@ def write_smoke_weights(name: str, path, seed: int = 0) -> Path:
     if spec.family == "conventional":
         raise ValueError(f"{name} has no weights")
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give the file to write, e.g. {path / (name + '_smoke' + Path(spec.filename).suffix)}")
+    if spec.family == "fastsam" and path.suffix != ".pt":
+        raise ValueError(f"ultralytics only loads FastSAM weights from a .pt file; got {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     # The caller's random state is left as it was; the file appears only when complete.
     with torch.random.fork_rng(devices=[]), atomic_output(path) as tmp:

@@ -26,20 +26,21 @@ Conventions:
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
+from .atomic import atomic_output
 from .scene import Scene
 
 DEFAULT_STRETCH = (2.0, 98.0)
@@ -186,6 +187,39 @@ def _open_dataset(path):
         raise ValueError(f"cannot read {path.name}: not a raster GDAL can open ({reason})") from None
 
 
+def check_bands(paths, bands) -> list[int] | None:
+    """Check a band choice against the first of ``paths`` that GDAL can open, before a batch starts.
+
+    Args:
+        paths: raster files (unreadable ones are skipped: they fail on their own later).
+        bands: as in :func:`open_raster` (``None``, indexes, descriptions or ``"4,3,2"``).
+
+    Returns:
+        The 1-based band indexes in that file, or ``None`` when ``bands`` is ``None`` or no file opens.
+
+    Raises:
+        ValueError: bad syntax, or bands that file does not have (one line naming its bands).
+    """
+    if parse_bands(bands) is None:
+        return None
+    for path in paths:
+        try:
+            ds = _open_dataset(path)
+        except ValueError:
+            continue
+        with ds:
+            return _resolve_bands(ds, bands, path)
+    return None
+
+
+def _read_failure(path: Path, exc: RasterioIOError) -> ValueError:
+    """GDAL's "Read failed. See previous exception" -> one line naming the file and GDAL's own reason."""
+    detail = str(exc.__cause__ or exc).strip().splitlines()[0] if str(exc.__cause__ or exc).strip() else ""
+    detail = detail.split(": ", 1)[1] if detail.startswith(path.name) and ": " in detail else detail
+    reason = f" ({detail})" if detail else ""
+    return ValueError(f"cannot read {path.name}: not a readable raster, corrupt or truncated data{reason}")
+
+
 def _is_georeferenced(ds) -> bool:
     return ds.crs is not None and not ds.transform.is_identity
 
@@ -211,6 +245,7 @@ class RasterSource:
     def __init__(
         self,
         path,
+        *,
         bands=None,
         stretch=DEFAULT_STRETCH,
         sar: bool = False,
@@ -307,7 +342,7 @@ class RasterSource:
         full = Window(0, 0, self.width, self.height)
         window = full if window is None else window.round_offsets().round_lengths()
         if out_shape is not None:
-            return self._read_inside(full if window == full else window, out_shape)
+            return self._read_inside(window, out_shape)
         if int(window.width) < 1 or int(window.height) < 1:
             raise ValueError(f"window must be at least 1x1 pixels, got {window}")
         inner = _intersect(window, full)
@@ -325,8 +360,11 @@ class RasterSource:
         ds = self._ds
         shape = None if out_shape is None else (len(self.bands), *out_shape)
         kwargs = {"window": window, "out_shape": shape, "resampling": Resampling.nearest}
-        raw = ds.read(self.bands, **kwargs)
-        valid = self._valid_mask(raw, kwargs)
+        try:
+            raw = ds.read(self.bands, **kwargs)
+            valid = self._valid_mask(raw, kwargs)
+        except RasterioIOError as exc:  # the header opened but the pixel data cannot be decoded
+            raise _read_failure(self.path, exc) from None
         data = raw.astype(np.float32)
         if self.sar:
             data = power_to_db(data)
@@ -341,11 +379,17 @@ class RasterSource:
             is_nodata = np.isnan(raw) if np.isnan(nodata) else raw == nodata
             valid = ~is_nodata.all(axis=0)
             if self._dataset_mask:  # an internal mask / alpha band still applies
-                valid &= self._ds.read_masks(self.bands[0], **read_kwargs) > 0
+                valid &= self._ds.read_masks(self.bands[0], **self._mask_read_kwargs(read_kwargs)) > 0
             return valid
         if not self._file_masked:
             return np.ones(raw.shape[1:], dtype=bool)
         return (self._ds.read_masks(self.bands, **read_kwargs) > 0).any(axis=0)
+
+    @staticmethod
+    def _mask_read_kwargs(read_kwargs: dict) -> dict:
+        """``read_kwargs`` for ONE band's mask: the decimated shape without the band axis."""
+        shape = read_kwargs.get("out_shape")
+        return {**read_kwargs, "out_shape": None if shape is None else shape[1:]}
 
     def read_window(self, window: Window) -> Scene:
         """One window as a :class:`Scene` with the scene-global stretch and the window's transform.
@@ -418,18 +462,10 @@ def _intersect(window: Window, full: Window) -> Window | None:
     return Window(c0, r0, c1 - c0, r1 - r0)
 
 
-def open_raster(
-    path,
-    bands=None,
-    stretch=DEFAULT_STRETCH,
-    sar: bool = False,
-    nodata=None,
-    sar_db_range=DEFAULT_SAR_DB_RANGE,
-    stretch_uint8: bool = False,
-    stats: StretchStats | None = None,
-    stats_max_size: int = STATS_MAX_SIZE,
-) -> RasterSource:
+def open_raster(path, **options) -> RasterSource:
     """Open a GeoTIFF/PNG/JPEG for windowed 8-bit RGB reads with scene-global statistics.
+
+    ``open_raster(path, **options)`` is ``RasterSource(path, **options)``; every option is keyword-only.
 
     Args:
         path: raster file (anything GDAL reads: GeoTIFF, COG, PNG, JPEG, JP2, VRT).
@@ -448,12 +484,12 @@ def open_raster(
         stats: reuse :class:`StretchStats` from another source (e.g. a time series stretched alike).
         stats_max_size: longest side of the decimated statistics read.
     """
-    return RasterSource(path, bands, stretch, sar, nodata, sar_db_range, stretch_uint8, stats, stats_max_size)
+    return RasterSource(path, **options)
 
 
-def read_scene(path, bands=None, stretch=DEFAULT_STRETCH, sar: bool = False, nodata=None, **options) -> Scene:
-    """Read a whole raster as an 8-bit RGB :class:`Scene` (arguments as in :func:`open_raster`)."""
-    with open_raster(path, bands=bands, stretch=stretch, sar=sar, nodata=nodata, **options) as source:
+def read_scene(path, **options) -> Scene:
+    """Read a whole raster as an 8-bit RGB :class:`Scene` (keyword options as in :func:`open_raster`)."""
+    with open_raster(path, **options) as source:
         return source.read_scene()
 
 
@@ -481,13 +517,25 @@ def _is_raster_name(path: Path) -> bool:
     return path.suffix.lower() in RASTER_SUFFIXES
 
 
+def _single_output(source: Path, output: Path) -> Path:
+    """A file input's output: ``output`` itself when it ends in .tif/.tiff, else a file inside that folder.
+
+    Only an existing folder or a path without an ending is a folder: ``out/x.png`` is a mistake, not a
+    folder named ``x.png``.
+    """
+    if output.suffix.lower() in (".tif", ".tiff"):
+        return output
+    if output.is_dir() or not output.suffix:
+        return output / f"{source.stem}.tif"
+    raise ValueError(f"output {output} must end in .tif/.tiff (a GeoTIFF) or be a folder (no file ending)")
+
+
 def _plan_jobs(source: Path, output: Path, recursive: bool) -> list[tuple[Path, Path]]:
     """(input, output) pairs: a file -> a file (or into a folder); a folder -> a mirrored folder tree."""
     if not source.exists():
         raise RasterPathError(f"input not found: {source}")
     if source.is_file():
-        target = output if output.suffix.lower() in (".tif", ".tiff") else output / f"{source.stem}.tif"
-        return [(source, target)]
+        return [(source, _single_output(source, output))]
     pattern = "**/*" if recursive else "*"
     out_resolved = output.resolve()
     jobs = []
@@ -497,10 +545,38 @@ def _plan_jobs(source: Path, output: Path, recursive: bool) -> list[tuple[Path, 
         if out_resolved in path.resolve().parents:  # output folder nested inside the input tree
             continue
         jobs.append((path, output / path.relative_to(source).with_suffix(".tif")))
+    if not jobs:
+        where = "under" if recursive else "directly in"
+        raise ValueError(f"no rasters found {where} {source} (looked for {', '.join(RASTER_SUFFIXES)})")
     return jobs
 
 
-def _convert_file(src_path: Path, dst_path: Path, read_options: dict, window_size: int) -> Path:
+@contextmanager
+def removing_new_empty_folders(outputs):
+    """On exit, remove the folders that the block created for ``outputs`` and left empty.
+
+    Writers create output folders as they go (:func:`helpers.atomic.atomic_output`); when inputs fail
+    or the user presses Ctrl-C, no empty folder should be left to suggest something was written.
+
+    Args:
+        outputs: the file paths the block may write; only their missing parent folders (as of entry)
+            are candidates, so folders that existed before are never touched.
+    """
+    missing = set()
+    for path in outputs:
+        for folder in Path(path).parents:
+            if folder.exists():
+                break
+            missing.add(folder)
+    try:
+        yield
+    finally:
+        for folder in sorted(missing, key=lambda p: len(p.parts), reverse=True):  # deepest first
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+
+def _convert_file(src_path: Path, dst_path: Path, read_options: dict, window_size: int, progress: bool = True) -> Path:
     """One raster -> 8-bit 3-band GeoTIFF with the same size/CRS/transform, window by window, atomically."""
     with open_raster(src_path, **read_options) as src:
         profile = {
@@ -519,25 +595,20 @@ def _convert_file(src_path: Path, dst_path: Path, read_options: dict, window_siz
             profile.update(crs=src.crs, transform=src.transform)
         if src.has_mask:
             profile["nodata"] = 0
-        dst_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst_path.with_name(f".{dst_path.name}.{os.getpid()}.partial")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                with rasterio.open(tmp, "w", **profile) as dst:
-                    windows = list(src.windows(window_size))
-                    for window in tqdm(windows, desc=src_path.name, leave=False, disable=len(windows) < 4):
-                        dst.write(_output_block(src.read_window(window), src.has_mask), window=window)
-                    dst.update_tags(
-                        SAMRS_SOURCE=src_path.name,
-                        SAMRS_BANDS=",".join(map(str, src.bands)),
-                        SAMRS_SAR=str(src.sar),
-                        SAMRS_STRETCH_LOW=",".join(f"{v:.6g}" for v in src.stats.low),
-                        SAMRS_STRETCH_HIGH=",".join(f"{v:.6g}" for v in src.stats.high),
-                    )
-            os.replace(tmp, dst_path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_output(dst_path) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(tmp, "w", **profile) as dst:
+                windows = list(src.windows(window_size))
+                bar = tqdm(windows, desc=src_path.name, leave=False, disable=not progress or len(windows) < 4)
+                for window in bar:
+                    dst.write(_output_block(src.read_window(window), src.has_mask), window=window)
+                dst.update_tags(
+                    SAMRS_SOURCE=src_path.name,
+                    SAMRS_BANDS=",".join(map(str, src.bands)),
+                    SAMRS_SAR=str(src.sar),
+                    SAMRS_STRETCH_LOW=",".join(f"{v:.6g}" for v in src.stats.low),
+                    SAMRS_STRETCH_HIGH=",".join(f"{v:.6g}" for v in src.stats.high),
+                )
     return dst_path
 
 
@@ -559,6 +630,7 @@ def preprocess(
     sar: bool = False,
     recursive: bool = True,
     window_size: int = WINDOW_SIZE,
+    progress: bool = True,
     **read_options,
 ) -> PreprocessSummary:
     """Convert rasters into 8-bit 3-band GeoTIFFs ready for SAM/FastSAM, keeping georeferencing exactly.
@@ -570,28 +642,38 @@ def preprocess(
 
     Args:
         input: a raster file, or a folder whose rasters (``RASTER_SUFFIXES``) are all converted.
-        output: for a file input, an output ``.tif`` path or a folder; for a folder input, the folder
-            that receives the mirrored tree (``a/b/x.png`` -> ``OUTPUT/a/b/x.tif``).
+        output: for a file input, an output path ending in ``.tif``/``.tiff``, or a folder (an existing
+            one, or a path without a file ending); for a folder input, the folder that receives the
+            mirrored tree (``a/b/x.png`` -> ``OUTPUT/a/b/x.tif``).
         bands, stretch, sar: as in :func:`open_raster`.
         recursive: walk sub-folders of a folder input.
         window_size: side of the square windows read and written.
+        progress: show tqdm progress bars.
         **read_options: further :func:`open_raster` options (``nodata``, ``sar_db_range``, ...).
 
     Returns:
         :class:`PreprocessSummary`. A single-file input that fails raises ``ValueError``; in a folder,
-        failures are collected and the batch goes on.
+        failures are collected and the batch goes on. Folders this call created and left empty are
+        removed.
+
+    Raises:
+        ValueError: a missing input, a folder without rasters, a single-file output with another ending.
     """
     source, output = Path(input), Path(output)
     jobs = _plan_jobs(source, output, recursive)
+    if source.is_file():
+        parse_bands(bands)  # a typo in --bands fails before anything is written
     options = dict(read_options, bands=bands, stretch=stretch, sar=sar)
     summary = PreprocessSummary()
-    for src_path, dst_path in tqdm(jobs, desc="preprocess", unit="file", disable=len(jobs) < 2):
-        try:
-            summary.written.append(_convert_file(src_path, dst_path, options, window_size))
-        except (ValueError, TypeError, OSError, RasterioError) as exc:
-            if source.is_file():
-                raise
-            summary.failed.append((src_path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+    with removing_new_empty_folders(dst for _, dst in jobs):
+        bar = tqdm(jobs, desc="preprocess", unit="file", disable=not progress or len(jobs) < 2)
+        for src_path, dst_path in bar:
+            try:
+                summary.written.append(_convert_file(src_path, dst_path, options, window_size, progress))
+            except (ValueError, TypeError, OSError, RasterioError) as exc:
+                if source.is_file():
+                    raise
+                summary.failed.append((src_path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
     return summary
 
 
@@ -606,7 +688,10 @@ def register_cli(subparsers) -> None:
         description=preprocess.__doc__.splitlines()[0],
     )
     parser.add_argument("input", help="raster file or folder (walked recursively)")
-    parser.add_argument("output", help="output .tif (file input) or folder (mirrored tree)")
+    parser.add_argument(
+        "output", help="file input: output .tif/.tiff, or a folder (existing, or a path without an ending); "
+        "folder input: output folder (mirrored tree)",
+    )
     parser.add_argument("--bands", help="1-based indexes or band descriptions, e.g. 4,3,2 or B4,B3,B2")
     parser.add_argument(
         "--stretch", nargs=2, type=float, default=list(DEFAULT_STRETCH), metavar=("LOW", "HIGH"),
@@ -622,6 +707,7 @@ def register_cli(subparsers) -> None:
     parser.add_argument(
         "--no-recursive", dest="recursive", action="store_false", help="do not walk sub-folders"
     )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run_preprocess_cli)
 
 
@@ -635,6 +721,7 @@ def _run_preprocess_cli(args) -> int:
         recursive=args.recursive,
         sar_db_range=tuple(args.sar_db_range),
         stretch_uint8=args.stretch_uint8,
+        progress=not args.quiet,
     )
     for path, reason in summary.failed:
         print(f"failed: {path}: {reason}", file=sys.stderr)
@@ -650,11 +737,13 @@ __all__: Sequence[str] = (
     "RasterPathError",
     "RasterSource",
     "StretchStats",
+    "check_bands",
     "open_raster",
     "parse_bands",
     "power_to_db",
     "preprocess",
     "read_scene",
     "register_cli",
+    "removing_new_empty_folders",
     "stretch_to_uint8",
 )

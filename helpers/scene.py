@@ -69,7 +69,7 @@ class Scene:
         if self.transform is not None:
             from affine import Affine
 
-            transform = self.transform * Affine.translation(c0, r0)
+            transform = self.transform @ Affine.translation(c0, r0)
         valid = None if self.valid is None else self.valid[r0:r1, c0:c1]
         return Scene(self.image[r0:r1, c0:c1], self.crs, transform, valid, self.source, self.name, dict(self.meta))
 
@@ -82,7 +82,8 @@ def check_rgb_uint8(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"image must be HxWx3 (rows, columns, RGB), got shape {image.shape}")
     if image.dtype != np.uint8:
         raise ValueError(
-            f"image must be uint8, got {image.dtype}; use helpers.read_scene() to stretch other data types"
+            f"image must be uint8 (0-255), got {image.dtype}; scale it to uint8 first, or pass the GeoTIFF "
+            "path and helpers.read_scene() stretches it for you"
         )
     if image.shape[0] < 2 or image.shape[1] < 2:
         raise ValueError(f"image is too small: {image.shape[1]}x{image.shape[0]} pixels")

@@ -26,6 +26,8 @@ Objects smaller than ``overlap - 2 * edge_margin`` are always seen whole by some
 from __future__ import annotations
 
 import contextlib
+import inspect
+import sys
 import tempfile
 import time
 import warnings
@@ -186,14 +188,9 @@ class _ArraySource:
 
     def read_window(self, window) -> Scene:
         x, y, w, h = int(window.col_off), int(window.row_off), int(window.width), int(window.height)
-        valid = None if self.scene.valid is None else self.scene.valid[y : y + h, x : x + w]
-        transform = None
-        if self.transform is not None:
-            from affine import Affine
-
-            transform = self.transform @ Affine.translation(x, y)
-        return Scene(self.scene.image[y : y + h, x : x + w], crs=self.crs, transform=transform, valid=valid,
-                     source=self.scene.source, name=self.scene.name, meta={"window": (x, y, w, h)})
+        tile = self.scene.crop(x, y, w, h)
+        tile.meta = {"window": (x, y, w, h)}
+        return tile
 
     def close(self) -> None:
         pass
@@ -394,6 +391,22 @@ def _run_tile(model, scene: Scene, mode: str, params: dict, tile_prompts: np.nda
     return np.stack(masks), np.asarray(scores, np.float32), None, np.asarray(indexes), mode
 
 
+def _quiet_params(model, params: dict) -> dict:
+    """``params`` plus ``progress=False`` for SAM models, whose own per-call bar would nest in the tile bar.
+
+    Only SAM-family models (:class:`helpers.sam.SamModel`, MobileSAM included) pass ``progress`` on to
+    :func:`helpers.amg.generate_sam`, and only when that function takes it; other backends never see it.
+    """
+    sam = sys.modules.get(f"{__package__}.sam")  # a SamModel exists only once helpers.sam is imported
+    if "progress" in params or sam is None or not isinstance(model, sam.SamModel):
+        return params
+    from . import amg
+
+    if "progress" not in inspect.signature(amg.generate_sam).parameters:
+        return params
+    return {**params, "progress": False}
+
+
 def _model_name(model) -> str:
     return getattr(model, "name", type(model).__name__)
 
@@ -497,6 +510,8 @@ def _segment(model, src, tile_size, overlap, mode, prompts, params, out_path, pr
         owner = _assign_prompts(pixel, tiles)
         prompt_tiles = {t.id: [(i, pixel[i]) for i in np.flatnonzero(owner == t.id)] for t in tiles}
 
+    if mode == "everything":
+        params = _quiet_params(model, params)
     inst = _Instances()
     counts = dict(candidates=0, kept=0, dropped_edge=0, duplicate=0, stitched=0)
     candidates: list[dict] = []  # per-tile polygons (keep_tile_polygons)
@@ -508,31 +523,34 @@ def _segment(model, src, tile_size, overlap, mode, prompts, params, out_path, pr
     workdir = tempfile.TemporaryDirectory(prefix="samrs-tiles-")
     with workdir, rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
         work = LabelRasterWriter(Path(workdir.name) / "work.tif", src.width, src.height, compress="zstd")
-        bar = tqdm(tiles, desc="tiles", unit="tile", disable=not progress)
-        for tile in bar:
-            if prompt_tiles is not None and not prompt_tiles[tile.id]:
-                skipped.append(tile.id)
-                continue
-            scene = src.read_window(tile.window)
-            valid = scene.valid
-            if valid is not None and not valid.any():
-                skipped.append(tile.id)  # nodata only: nothing to segment
-                continue
-            _paint_preview(preview, scene.image, tile, step)
-            masks, scores, stability, prompt_index, prompt_type = _run_tile(
-                model, scene, mode, params, None if prompt_tiles is None else prompt_tiles[tile.id], tile)
-            if valid is not None:
-                masks = masks & valid[None]
-            _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, counts,
-                        candidates if keep_tile_polygons else None, min_area, edge_margin, stitch_iou, mode, vectors)
-            done.append(tile)
-            bar.set_postfix(masks=counts["kept"], refresh=False)
-        work.dataset.close()
-        timings = {"tiles": time.perf_counter() - start}
-        roots, final = inst.roots_lut()
-        lut = final[roots]
-        preview_labels = _finalise_raster(work.temp_path, lut, src, out_path, cog, step, (ph, pw), model, prompt_type)
-        timings["relabel"] = time.perf_counter() - start - timings["tiles"]
+        try:
+            bar = tqdm(tiles, desc="tiles", unit="tile", disable=not progress)
+            for tile in bar:
+                if prompt_tiles is not None and not prompt_tiles[tile.id]:
+                    skipped.append(tile.id)
+                    continue
+                scene = src.read_window(tile.window)
+                valid = scene.valid
+                if valid is not None and not valid.any():
+                    skipped.append(tile.id)  # nodata only: nothing to segment
+                    continue
+                _paint_preview(preview, scene.image, tile, step)
+                masks, scores, stability, prompt_index, prompt_type = _run_tile(
+                    model, scene, mode, params, None if prompt_tiles is None else prompt_tiles[tile.id], tile)
+                if valid is not None:
+                    masks = masks & valid[None]
+                _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, counts,
+                            candidates if keep_tile_polygons else None, min_area, edge_margin, stitch_iou, mode, vectors)
+                done.append(tile)
+                bar.set_postfix(masks=counts["kept"], refresh=False)
+            work.dataset.close()  # flush: the relabelling pass reads the file
+            timings = {"tiles": time.perf_counter() - start}
+            roots, final = inst.roots_lut()
+            lut = final[roots]
+            preview_labels = _finalise_raster(work.temp_path, lut, src, out_path, cog, step, (ph, pw), model, prompt_type)
+            timings["relabel"] = time.perf_counter() - start - timings["tiles"]
+        finally:
+            work.abort()  # scratch raster: closed and deleted whatever happened
     gdf = _merged_gdf(inst, roots, final, src, model, prompt_type) if vectors else None
     tile_gdf = _tile_gdf(candidates, inst, lut, src, model, prompt_type) if keep_tile_polygons else None
     timings["total"] = time.perf_counter() - start

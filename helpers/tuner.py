@@ -19,17 +19,18 @@ import time
 
 import numpy as np
 
+from .crs import pixel_area_m2
 from .masks import SMOKE_BANNER, Masks
 
 __all__ = [
     "RS_PRESET",
     "RS_PRESET_WHY",
-    "pixel_area_m2",
     "mask_stats",
     "match_iou",
     "sweep",
     "plot_sweep",
     "Tuner",
+    "backend_defaults",
 ]
 
 # Recommended SAM "everything" preset for 10-30 m satellite scenes (Landsat/Sentinel-2 class).
@@ -85,30 +86,6 @@ CONVENTIONAL_CONTROLS = {
 
 
 # ---- statistics ------------------------------------------------------------------------------------------
-def pixel_area_m2(crs, transform, shape: tuple[int, int] | None = None) -> float | None:
-    """Ground area of one pixel in m² (``None`` without georeferencing).
-
-    Projected CRSs use the transform's determinant times the unit's metre factor; geographic CRSs
-    (degrees) use geodesic distances on WGS84 at the scene centre (``shape`` = (H, W)).
-    """
-    if crs is None or transform is None:
-        return None
-    from pyproj import CRS, Geod
-
-    crs = CRS.from_user_input(crs)
-    det = abs(transform.a * transform.e - transform.b * transform.d)
-    if not crs.is_geographic:
-        factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
-        return float(det * factor * factor)
-    h, w = shape if shape is not None else (1, 1)
-    lon = transform.c + transform.a * w / 2 + transform.b * h / 2
-    lat = transform.f + transform.d * w / 2 + transform.e * h / 2
-    geod = Geod(ellps="WGS84")
-    dx = geod.inv(lon, lat, lon + abs(transform.a), lat)[2]
-    dy = geod.inv(lon, lat, lon, lat + abs(transform.e))[2]
-    return float(dx * dy)
-
-
 def match_iou(masks: Masks | np.ndarray, ground_truth: np.ndarray) -> dict:
     """How well predicted masks recover ground-truth objects.
 
@@ -140,11 +117,10 @@ def match_iou(masks: Masks | np.ndarray, ground_truth: np.ndarray) -> dict:
 
 def mask_stats(masks: Masks, scene=None, seconds: float | None = None) -> dict:
     """count, coverage %, median/min area (pixels and m² when georeferenced) and time of one result."""
-    areas = masks.masks.sum(axis=(1, 2))  # (Masks.areas cannot reshape an empty result)
-    h, w = masks.shape
+    areas = masks.areas
     crs = masks.crs if masks.crs is not None else getattr(scene, "crs", None)
     transform = masks.transform if masks.transform is not None else getattr(scene, "transform", None)
-    per_pixel = pixel_area_m2(crs, transform, (h, w))
+    per_pixel = pixel_area_m2(transform, crs, masks.shape)  # geodesic in geographic/Mercator CRSs
     stats = {
         "count": len(masks),
         "coverage_pct": 100.0 * float(masks.union().mean()) if len(masks) else 0.0,
@@ -253,6 +229,40 @@ def controls_for(model) -> dict:
     return SAM_CONTROLS
 
 
+def backend_defaults(model) -> dict:
+    """The values ``model.generate`` uses for parameters it is not given (where the widget starts).
+
+    SAM / MobileSAM: :data:`helpers.amg.AMG_DEFAULTS`; SAM 2: its ``SAM2AutomaticMaskGenerator``'s own
+    defaults; FastSAM: :data:`helpers.fastsam.EVERYTHING_DEFAULTS`; conventional:
+    :data:`helpers.conventional.METHOD_PARAMS` (the default method's values first) and ``COMMON_PARAMS``.
+    Values set on the model (``model.defaults``) win.
+    """
+    controls = controls_for(model)
+    if controls is CONVENTIONAL_CONTROLS:
+        from .conventional import COMMON_PARAMS, METHOD_PARAMS
+
+        defaults = dict(COMMON_PARAMS)
+        for method in sorted(METHOD_PARAMS, key=lambda m: m != COMMON_PARAMS["method"]):
+            for name, value in METHOD_PARAMS[method].items():
+                defaults.setdefault(name, value)
+    elif controls is FASTSAM_CONTROLS:
+        from .fastsam import EVERYTHING_DEFAULTS
+
+        defaults = dict(EVERYTHING_DEFAULTS)
+    elif type(model).__name__ == "Sam2Model":
+        import inspect
+
+        from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+
+        parameters = inspect.signature(SAM2AutomaticMaskGenerator.__init__).parameters.values()
+        defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+    else:
+        from .amg import AMG_DEFAULTS
+
+        defaults = dict(AMG_DEFAULTS)
+    return {**defaults, **(getattr(model, "defaults", None) or {})}
+
+
 class Tuner:
     """Run ``generate`` with different parameters on one scene and keep every run.
 
@@ -264,7 +274,8 @@ class Tuner:
         controls: override the widget controls (see :data:`SAM_CONTROLS`).
 
     Attributes:
-        params: the parameters the next :meth:`run` uses.
+        params: the parameters the next :meth:`run` uses (only those set; the rest keep ``defaults``).
+        defaults: :func:`backend_defaults` of the model (where untouched widget controls start).
         runs: list of (params, :class:`Masks`, stats) for every run.
     """
 
@@ -275,6 +286,7 @@ class Tuner:
         model.require_scene()
         self.params = dict(params or {})
         self.controls = dict(controls or controls_for(model))
+        self.defaults = backend_defaults(model)
         self.runs: list[tuple[dict, Masks, dict]] = []
 
     # -- programmatic twin ------------------------------------------------------------------------------
@@ -337,7 +349,7 @@ class Tuner:
     def _control(self, name: str, kind: str, options):
         import ipywidgets as w
 
-        value = self.params.get(name)
+        value = self.params.get(name, self.defaults.get(name))  # untouched: what generate will use
         style = {"description_width": "200px"}
         layout = w.Layout(width="420px")
         if kind == "choice":
@@ -346,14 +358,15 @@ class Tuner:
             return w.Checkbox(value=bool(value) if value is not None else False, description=name)
         low, high, step = options
         cls = w.IntSlider if kind == "int" else w.FloatSlider
-        start = value if value is not None else low
+        start = low if value is None else min(max(value, low), high)
         return cls(value=start, min=low, max=high, step=step, description=name, style=style, layout=layout, continuous_update=False)
 
     def widget(self, names=None):
         """ipywidgets panel: a control per parameter, "run", the overlay + stats, the history and compare.
 
-        Controls start at :attr:`params`; a parameter is only passed to ``generate`` once its control
-        has been touched (or was in :attr:`params`), so untouched controls keep the backend defaults.
+        Controls start at :attr:`params`, else at :attr:`defaults`; a parameter is only passed to
+        ``generate`` once its control has been touched (or was in :attr:`params`), so untouched controls
+        keep the backend defaults.
         """
         import ipywidgets as w
         import matplotlib.pyplot as plt

@@ -36,16 +36,16 @@ import hashlib
 import http.client
 import os
 import pickletools
-import shutil
 import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+
+from .atomic import atomic_output
 
 SMOKE_KEY = "sam_rs_smoke"
 CACHE_ENV = "SAMRS_CACHE_DIR"
@@ -165,6 +165,13 @@ def get_spec(name: str) -> ModelSpec:
 def cache_dir() -> Path:
     """Where downloaded weights live: ``$SAMRS_CACHE_DIR`` or ``~/.cache/sam-rs``."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "sam-rs").expanduser()
+
+
+def home_dir() -> Path:
+    """Where sam-rs keeps its own working files (embedding cache, smoke weights, notebook outputs):
+    ``$SAMRS_HOME`` or ``~/.cache/sam-rs``. Separate from :func:`cache_dir`, which may be a read-only
+    prefetched folder shared by a whole room."""
+    return Path(os.environ.get("SAMRS_HOME") or Path.home() / ".cache" / "sam-rs").expanduser()
 
 
 def weights_path(name: str, dest=None) -> Path:
@@ -302,43 +309,28 @@ def _install_stream(spec: ModelSpec, stream, target: Path, total, progress: bool
 
     On any failure, including KeyboardInterrupt, the temp file is deleted and ``target`` is untouched.
     """
-    out, tmp = _open_temp_beside(target)
-    try:
+    with atomic_output(target, suffix=_part_suffix(target), fsync=True) as tmp:
         hashers = _new_hashers(spec)
         received = 0
-        with out, _progress_bar(total, desc, progress) as bar:
+        # plain open (not mkstemp's 0600): the file gets the umask's permissions, for shared class folders
+        with open(tmp, "xb") as out, _progress_bar(total, desc, progress) as bar:
             while chunk := stream.read(CHUNK_BYTES):
                 out.write(chunk)
                 for hasher in hashers.values():
                     hasher.update(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
         if total is not None and received != total:
             raise WeightsUnavailableError(f"transfer stopped after {received} of {total} bytes")
         if spec.size is not None and received != spec.size:
             raise WeightsUnavailableError(f"got {received} bytes, the registry expects {spec.size}")
         _check_hashes(spec, {k: h.hexdigest() for k, h in hashers.items()}, target)
-        os.replace(tmp, target)
-    except BaseException:
-        _remove(tmp)
-        raise
     _write_stamp(spec, target)
 
 
-def _open_temp_beside(target: Path):
-    """A new hidden ``.<name>.<random>.part`` file in ``target``'s folder, opened for writing.
-
-    Same folder, so the final ``os.replace`` is an atomic rename; plain ``open`` (not ``mkstemp``) so the
-    file gets the usual permissions from the umask, which matters for a folder shared in a classroom.
-    """
-    while True:
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}{_PART_SUFFIX}")
-        try:
-            return open(tmp, "xb"), tmp
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
+def _part_suffix(target: Path) -> str:
+    """Temp files are ``.<stem>.tmp-<random><ext>.part``: hidden, and never taken for weights."""
+    return f"{target.suffix}{_PART_SUFFIX}"
 
 
 def _check_hashes(spec: ModelSpec, digests: dict, path: Path) -> None:
@@ -414,7 +406,7 @@ def _remove(*paths: Path) -> None:
 def _remove_stale_parts(target: Path) -> None:
     """Delete temp files that killed downloads of this file left behind (never a running one's)."""
     now = time.time()
-    for part in target.parent.glob(f".{target.name}.*{_PART_SUFFIX}"):
+    for part in target.parent.glob(f".{target.stem}.tmp-*{_part_suffix(target)}"):
         try:
             if now - part.stat().st_mtime > STALE_PART_AGE_S:
                 part.unlink()
@@ -535,10 +527,21 @@ def register_cli(subparsers) -> None:
     smoke = subparsers.add_parser(
         "smoke-weights",
         help="write randomly initialised weights of NAME's real architecture (tests/CI; masks are meaningless)",
+        description=(
+            "Write randomly initialised weights of NAME's real architecture in its real checkpoint format, "
+            "marked as smoke weights: they load with --weights PATH like an official checkpoint, but every "
+            "result is labelled meaningless. For tests and CI on machines without the real weights."
+        ),
     )
-    smoke.add_argument("name", metavar="NAME")
-    smoke.add_argument("path", metavar="PATH")
-    smoke.add_argument("--seed", type=int, default=0)
+    smoke.add_argument(
+        "name", metavar="NAME", help="registry name with weights, e.g. sam_vit_b, mobile_sam, fastsam_s, "
+        "sam2.1_hiera_t (see 'python -m helpers models'; conventional has none)",
+    )
+    smoke.add_argument(
+        "path", metavar="PATH", help="checkpoint file to write (not a folder; FastSAM needs a .pt ending, "
+        "e.g. fastsam_s_smoke.pt); missing folders are created, an existing file is replaced",
+    )
+    smoke.add_argument("--seed", type=int, default=0, help="random seed: same seed, same weights (default 0)")
     smoke.set_defaults(func=_cli_smoke_weights)
 
 
@@ -589,7 +592,7 @@ def _cli_prefetch(args) -> int:
     total = sum(get_spec(name).size or 0 for name in names)
     print(f"prefetch: {len(names)} model(s), {_human_size(total)} of weights, into {dest}")
     dest.mkdir(parents=True, exist_ok=True)
-    failures = 0 if args.no_scenes else _prefetch_scenes(dest / "scenes")
+    failures = 0 if args.no_scenes else _prefetch_scenes(dest)
     for name in names:
         try:
             path = _prefetch_one(name, dest)
@@ -611,30 +614,20 @@ def _prefetch_one(name: str, dest: Path) -> Path:
     return ensure_weights(name, dest=dest)
 
 
-def _prefetch_scenes(folder: Path) -> int:
-    """Copy the sample scenes (temp file + rename, like the weights); return the number of failures."""
+def _prefetch_scenes(dest: Path) -> int:
+    """Copy the sample scenes into ``dest/scenes``, where ``helpers.data`` finds them when ``dest`` is the
+    cache (``SAMRS_CACHE_DIR=dest``); return the number of failures."""
     try:
-        from .data import list_sample_scenes, sample_scene_path
+        from .data import SCENES_SUBDIR, copy_sample_scenes, list_sample_scenes
 
         scenes = list_sample_scenes()
     except Exception as exc:  # data helper missing or broken: say so in one line, keep going with weights
         print(f"error: cannot list the sample scenes ({_one_line(exc)})", file=sys.stderr)
         return 1
-    folder.mkdir(parents=True, exist_ok=True)
     failures = 0
-    for scene in scenes:
+    for scene in scenes:  # one by one: a broken scene is reported and the others are still copied
         try:
-            source = Path(sample_scene_path(scene))
-            target = folder / source.name
-            if not (target.is_file() and target.stat().st_size == source.stat().st_size):
-                out, tmp = _open_temp_beside(target)
-                try:
-                    with out, open(source, "rb") as src:
-                        shutil.copyfileobj(src, out, CHUNK_BYTES)
-                    os.replace(tmp, target)
-                except BaseException:
-                    _remove(tmp)
-                    raise
+            (target,) = copy_sample_scenes(dest / SCENES_SUBDIR, names=[scene])
             print(f"ok    scene {scene}: {target}")
         except Exception as exc:
             failures += 1

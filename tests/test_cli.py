@@ -109,3 +109,29 @@ def test_prefetch_fills_a_folder_from_the_local_cache_and_copies_scenes(tmp_path
         assert (dest / "scenes" / source.name).read_bytes() == source.read_bytes()
     assert not [p for p in dest.rglob("*.part")]
     assert f"SAMRS_CACHE_DIR={dest.resolve()}" in capsys.readouterr().out
+    # what the organiser tells everyone works: with SAMRS_CACHE_DIR=DIR the scenes come from DIR
+    from helpers import data
+
+    monkeypatch.setenv("SAMRS_CACHE_DIR", str(dest.resolve()))
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(data, "_wheel_data_dir", lambda: tmp_path / "no-wheel")  # only DIR has them
+    for scene in list_sample_scenes():
+        assert sample_scene_path(scene) == dest.resolve() / "scenes" / f"{scene}.tif"
+    assert data.sample_scene("bahamas_rgb").image.shape == (718, 791, 3)
+
+
+def test_unusable_paths_are_one_line_errors_not_tracebacks(tmp_path):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    corrupt = tmp_path / "corrupt.tif"
+    corrupt.write_bytes(b"II*\x00 not really a tiff")
+    for argv in (
+        ["smoke-weights", "mobile_sam", str(folder)],  # a folder, not a file
+        ["smoke-weights", "fastsam_s", str(tmp_path / "fs.pth")],  # ultralytics needs .pt
+        ["preprocess", str(corrupt), str(tmp_path / "out.tif")],
+    ):
+        result = subprocess.run([sys.executable, "-m", "helpers", *argv], capture_output=True, text=True)
+        assert result.returncode != 0, argv
+        assert "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.strip().startswith("error:") and result.stderr.strip().count("\n") == 0, result.stderr
+    assert list(folder.iterdir()) == [] and not (tmp_path / "fs.pth").exists() and not (tmp_path / "out.tif").exists()

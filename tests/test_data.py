@@ -46,6 +46,33 @@ def test_sample_scene_names_and_errors(tmp_path, monkeypatch):
     assert sample_scene_path("landsat").is_file() and tmp_path not in sample_scene_path("landsat").parents
 
 
+def test_sample_scenes_are_found_in_the_scenes_folders(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("SAMRS_CACHE_DIR", str(tmp_path / "cache"))
+    cached = data.copy_sample_scenes(tmp_path / "cache" / "scenes", names=["landsat7"])[0]
+    assert sample_scene_path("landsat7") == cached  # prefetch's layout: cache_dir()/scenes
+    in_data_dir = data.copy_sample_scenes(tmp_path / "data" / "scenes", names=["landsat7"])[0]
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "data"))
+    assert sample_scene_path("landsat7") == in_data_dir  # $SAMRS_DATA_DIR wins over the cache
+
+
+def test_copy_sample_scenes_replaces_a_truncated_copy_and_leaves_nothing_on_failure(tmp_path, monkeypatch):
+    dest = tmp_path / "scenes"
+    dest.mkdir()
+    (dest / "bahamas_rgb.tif").write_bytes(b"truncated")
+    (copied,) = data.copy_sample_scenes(dest, names=["bahamas_rgb"])
+    assert copied.read_bytes() == data._wheel_data_dir().joinpath("bahamas_rgb.tif").read_bytes()
+
+    def failing_copy(source, target):
+        Path(target).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(data.shutil, "copyfile", failing_copy)
+    with pytest.raises(OSError, match="disk full"):
+        data.copy_sample_scenes(dest, names=["landsat"])
+    assert sorted(p.name for p in dest.iterdir()) == ["bahamas_rgb.tif"]
+
+
 def test_bahamas_passes_through_with_its_nodata_mask():
     scene = sample_scene("bahamas_rgb")
     with rasterio.open(sample_scene_path("bahamas_rgb")) as ds:

@@ -10,7 +10,8 @@ from rasterio.features import shapes
 from rasterio.transform import from_origin
 from shapely.geometry import shape
 
-from helpers.export import geometry_areas_m2, masks_to_file, vectorize_masks, write_vector
+from helpers.crs import areas_m2
+from helpers.export import masks_to_file, vectorize_masks, write_vector
 from helpers.masks import Masks
 
 UTM = "EPSG:32618"
@@ -108,7 +109,7 @@ def test_plain_image_gives_pixel_polygons_and_nan_area(tmp_path):
     gdf = Masks(m, [0.9]).to_gdf()
     assert gdf.crs is None and np.isnan(gdf["area_m2"]).all()
     assert tuple(gdf.total_bounds) == (20, 5, 30, 10)
-    assert np.isnan(geometry_areas_m2(gdf.geometry.values, None)).all()
+    assert np.isnan(areas_m2(gdf.geometry.values, None)).all()
 
 
 def test_simplify_preserves_topology_and_validity():

@@ -109,6 +109,25 @@ def test_nodata_is_ignored_by_stats_and_zero_in_image(tmp_path):
     assert np.array_equal(override.valid, scene.valid) and np.array_equal(override.image, scene.image)
 
 
+def test_nodata_override_on_a_file_with_an_alpha_band(tmp_path):
+    """Regression: the stats read is decimated (3-D out_shape); the alpha mask read must use (h, w)."""
+    rgb = np.stack([gradient(), gradient(scale=30), gradient(scale=20)])
+    rgb[:, :, :40] = 0  # nodata by the override
+    alpha = np.full(rgb.shape[1:], 65535, np.uint16)
+    alpha[:8] = 0  # transparent by the alpha band
+    path = tmp_path / "rgba.tif"
+    profile = dict(driver="GTiff", width=rgb.shape[2], height=rgb.shape[1], count=4, dtype="uint16",
+                   crs="EPSG:32633", transform=TRANSFORM, photometric="RGB", alpha="YES")
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.concatenate([rgb, alpha[None]]))
+    with open_raster(path, bands=[1, 2, 3], nodata=0, stats_max_size=50) as src:
+        assert src.stats.sample_shape[1] < src.width  # the statistics came from a decimated read
+        scene = src.read_scene()
+    expected = alpha > 0
+    expected[:, :40] = False
+    assert np.array_equal(scene.valid, expected)
+
+
 def test_nodata_pixel_needs_all_bands_at_nodata(tmp_path):
     data = np.full((3, 8, 8), 100, np.uint8)
     data[1, 0, 0] = 0  # black in one band only: still data (GDAL dataset-mask rule)
@@ -325,3 +344,73 @@ def test_cli_preprocess_exit_codes(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len([line for line in err if line.startswith("failed:")]) == 1
     assert (tmp_path / "o2" / "a.tif").exists()
+
+
+def _garble_first_block(path):
+    """Overwrite the compressed data of the first tile: the header opens, the pixels do not decode."""
+    with rasterio.open(path) as ds:
+        offset = int(ds.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1))
+        size = int(ds.get_tag_item("BLOCK_SIZE_0_0", "TIFF", bidx=1))
+    data = bytearray(path.read_bytes())
+    data[offset : offset + size] = b"\xff" * size
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_undecodable_pixel_data_is_a_one_line_reason(tmp_path):
+    rng = np.random.default_rng(5)
+    path = tmp_path / "in" / "deep" / "garbled.tif"
+    path.parent.mkdir(parents=True)
+    profile = dict(driver="GTiff", width=64, height=64, count=1, dtype="uint16", tiled=True, blockxsize=32,
+                   blockysize=32, compress="deflate")
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(rng.integers(0, 5000, size=(1, 64, 64)).astype("uint16"))
+    _garble_first_block(path)
+    with pytest.raises(ValueError, match="garbled.tif: not a readable raster, corrupt or truncated") as info:
+        read_scene(path)
+    assert "previous exception" not in str(info.value) and "\n" not in str(info.value)
+    summary = preprocess(tmp_path / "in", tmp_path / "out", progress=False)
+    assert [p for p, _ in summary.failed] == [path] and "corrupt or truncated" in summary.failed[0][1]
+    assert not (tmp_path / "out").exists()  # no empty folder left for the failed file
+
+
+def test_interrupted_folder_run_leaves_no_new_empty_folders(tmp_path, monkeypatch):
+    (tmp_path / "in" / "a" / "b").mkdir(parents=True)
+    write_tif(tmp_path / "in" / "a" / "b" / "g.tif", gradient())
+    (tmp_path / "out" / "kept").mkdir(parents=True)  # folders that existed before are not touched
+
+    def interrupted(self, window):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(raster.RasterSource, "read_window", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        preprocess(tmp_path / "in", tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["kept"]
+
+
+def test_preprocess_input_and_output_mistakes_are_one_line_errors(tmp_path, capsys):
+    from helpers.cli import main
+
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    path = write_tif(tmp_path / "g.tif", gradient())
+    for argv, message in (
+        (["preprocess", str(tmp_path / "empty"), str(tmp_path / "o")], "no rasters found under"),
+        (["preprocess", str(tmp_path / "empty"), str(tmp_path / "o"), "--no-recursive"], "no rasters found directly in"),
+        (["preprocess", str(path), str(tmp_path / "o" / "x.png")], "must end in .tif/.tiff"),
+        (["preprocess", str(path), str(tmp_path / "o"), "--bands", "1,2"], "give 1 band (grey) or 3 bands"),
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and message in err and "\n" not in err, err
+        assert not (tmp_path / "o").exists()
+    assert main(["preprocess", str(path), str(tmp_path / "o" / "plain"), "--quiet"]) == 0  # no ending: a folder
+    assert (tmp_path / "o" / "plain" / "g.tif").is_file()
+
+
+def test_check_bands_uses_the_first_readable_file(tmp_path):
+    (tmp_path / "bad.tif").write_text("not a raster")
+    good = write_tif(tmp_path / "b.tif", np.ones((4, 8, 8), "uint16"), descriptions=("blue", "green", "red", "nir"))
+    assert raster.check_bands([tmp_path / "bad.tif", good], "nir,red,green") == [4, 3, 2]
+    assert raster.check_bands([good], None) is None
+    with pytest.raises(ValueError, match="band 7 is out of range: b.tif has 4 band"):
+        raster.check_bands([tmp_path / "bad.tif", good], "7")

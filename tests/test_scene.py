@@ -46,7 +46,7 @@ def test_crop_shifts_georeferencing_and_clips():
     part = scene.crop(5, 2, 4, 3)
     assert part.shape == (3, 4)
     assert (part.image == scene.image[2:5, 5:9]).all()
-    assert part.transform * (0, 0) == pytest.approx(scene.transform * (5, 2))
+    assert part.transform @ (0, 0) == pytest.approx(scene.transform @ (5, 2))
     edge = scene.crop(-3, 8, 6, 10)  # clipped to the scene
     assert edge.shape == (2, 3)
     assert scene.crop(0, 0, 2, 2).valid[0, 0] == np.False_

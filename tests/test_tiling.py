@@ -185,3 +185,64 @@ def test_without_matching_across_tiles_seam_objects_would_be_split(scene):
     path, gt = scene  # control: the same run with matching switched off splits objects at seams
     result = segment_tiled(ThresholdModel(), path, tile_size=TILE, overlap=OVERLAP, stitch_iou=1.01, progress=False)
     assert len(result.gdf) > gt.max()
+
+
+class FailingModel(ThresholdModel):
+    def generate(self, **params):
+        if self.calls == 2:
+            raise RuntimeError("tile failed")
+        return super().generate(**params)
+
+
+def test_a_failing_tile_closes_and_removes_the_work_raster(scene, tmp_path, monkeypatch):
+    from helpers import tiling
+
+    writers = []
+
+    class RecordingWriter(tiling.LabelRasterWriter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            writers.append(self)
+
+    monkeypatch.setattr(tiling, "LabelRasterWriter", RecordingWriter)
+    with pytest.raises(RuntimeError, match="tile failed"):
+        segment_tiled(FailingModel(), scene[0], tile_size=TILE, overlap=OVERLAP, out_path=tmp_path / "x.tif",
+                      progress=False)
+    (work,) = writers  # the final raster is never started
+    assert work.dataset.closed and not work.temp_path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sam_models_get_progress_false_only_when_generate_sam_takes_it(scene, monkeypatch):
+    from helpers import amg
+    from helpers.sam import SamModel
+
+    class Recording(ThresholdModel):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def generate(self, **params):
+            self.seen.append(params)
+            return super().generate()
+
+    class ThresholdSam(Recording, SamModel):  # a SamModel as far as tiling can tell
+        def __init__(self):
+            SegmentationModel.__init__(self, "sam-like")  # no real SAM network behind it
+            self.calls, self.seen = 0, []
+
+    def generate_sam_with_progress(sam, image, encode, progress=True, **params):
+        raise AssertionError("not called by this stand-in")
+
+    small = dict(tile_size=TILE, overlap=OVERLAP, progress=False, vectors=False)
+    monkeypatch.setattr(amg, "generate_sam", lambda sam, image, encode, **params: None)  # no `progress`
+    model = ThresholdSam()
+    segment_tiled(model, scene[0], params={"points_per_side": 4}, **small)
+    assert model.seen and all(p == {"points_per_side": 4} for p in model.seen)
+    monkeypatch.setattr(amg, "generate_sam", generate_sam_with_progress)
+    model = ThresholdSam()
+    segment_tiled(model, scene[0], **small)
+    assert model.seen and all(p == {"progress": False} for p in model.seen)
+    other = Recording()
+    segment_tiled(other, scene[0], **small)
+    assert other.seen and all(p == {} for p in other.seen)  # non-SAM backends never see `progress`

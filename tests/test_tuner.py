@@ -15,7 +15,6 @@ from helpers.tuner import (
     Tuner,
     mask_stats,
     match_iou,
-    pixel_area_m2,
     plot_sweep,
     sweep,
 )
@@ -31,15 +30,16 @@ def model(scene_and_truth):
     return helpers.load_model("conventional").set_image(scene_and_truth[0])
 
 
-def test_pixel_area_projected_and_geographic():
-    assert pixel_area_m2("EPSG:32618", Affine(10, 0, 500000, 0, -10, 4500000)) == pytest.approx(100.0)
-    # 1 arc-second at the equator is ~30.9 m x 30.7 m
-    area = pixel_area_m2("EPSG:4326", Affine(1 / 3600, 0, 0, 0, -1 / 3600, 0.5 / 3600), (1, 1))
-    assert area == pytest.approx(30.92 * 30.72, rel=0.01)
-    # the same angle covers less ground east-west at 60 degrees north
-    north = pixel_area_m2("EPSG:4326", Affine(1 / 3600, 0, 0, 0, -1 / 3600, 60.0), (1, 1))
-    assert north == pytest.approx(area / 2, rel=0.02)
-    assert pixel_area_m2(None, None) is None
+def test_mask_stats_areas_are_true_ground_areas_in_web_mercator():
+    """EPSG:3857 metres are not ground metres: at 37.8 N a 30 m Mercator pixel covers ~(30 cos lat)^2."""
+    masks = np.zeros((1, 10, 10), bool)
+    masks[0, :4, :5] = True  # 20 px
+    lat = np.radians(37.8)
+    northing = 6378137.0 * np.log(np.tan(np.pi / 4 + lat / 2))  # spherical Mercator y of 37.8 N
+    result = Masks(masks, np.ones(1), crs="EPSG:3857", transform=Affine(30, 0, -13_620_000, 0, -30, northing))
+    stats = mask_stats(result)
+    assert stats["min_area_m2"] == pytest.approx(20 * (30 * np.cos(lat)) ** 2, rel=0.01)
+    assert stats["min_area_m2"] < 20 * 30 * 30 / 1.5  # the planar value would be ~1.6x too large
 
 
 def test_mask_stats_counts_coverage_and_areas():
@@ -108,6 +108,41 @@ def test_tuner_widget_runs_headless(model):
     run_button = panel.children[0].children[-1].children[0]
     run_button.click()
     assert len(tuner.runs) == 1 and tuner.runs[0][0]["n_segments"] == 20
+
+
+class _SceneStub:
+    """Just enough of a model for the widget: a name (picks the controls) and a scene."""
+
+    def __init__(self, name):
+        self.name, self.scene = name, object()
+
+    def require_scene(self):
+        return self.scene
+
+
+def _start_values(tuner) -> dict:
+    panel = tuner.widget()
+    return {c.description: c.value for c in panel.children[0].children[:-1]}
+
+
+def test_untouched_controls_start_at_the_backend_defaults(model):
+    from helpers.amg import AMG_DEFAULTS
+    from helpers.conventional import COMMON_PARAMS, METHOD_PARAMS
+    from helpers.fastsam import EVERYTHING_DEFAULTS
+
+    sam = _start_values(Tuner(_SceneStub("sam_vit_b")))
+    assert sam["pred_iou_thresh"] == pytest.approx(AMG_DEFAULTS["pred_iou_thresh"])  # 0.88, not the minimum
+    assert sam["points_per_side"] == AMG_DEFAULTS["points_per_side"]
+    assert sam["stability_score_thresh"] == pytest.approx(AMG_DEFAULTS["stability_score_thresh"])
+    fast = _start_values(Tuner(_SceneStub("fastsam_s")))
+    assert {k: fast[k] for k in EVERYTHING_DEFAULTS} == pytest.approx(EVERYTHING_DEFAULTS)
+    conventional = Tuner(model)
+    values = _start_values(conventional)
+    assert values["method"] == COMMON_PARAMS["method"] and values["n_segments"] == METHOD_PARAMS["slic"]["n_segments"]
+    assert values["scale"] == METHOD_PARAMS["felzenszwalb"]["scale"]
+    assert values["sigma"] == pytest.approx(METHOD_PARAMS[COMMON_PARAMS["method"]]["sigma"])
+    conventional.widget().children[0].children[-1].children[0].click()  # untouched: nothing passed
+    assert conventional.runs[0][0] == {}
 
 
 def test_preset_is_valid_sam_parameters_and_explained():
