@@ -47,6 +47,8 @@ _EXPORTS = {
     "to_pixel_boxes": "helpers.prompts",
     "to_map_points": "helpers.prompts",
     "prepare_prompts": "helpers.prompts",
+    "pixel_indices": "helpers.prompts",
+    "resolve_cache": "helpers.embedding_cache",
     "read_scene": "helpers.raster",
     "open_raster": "helpers.raster",
     "preprocess": "helpers.raster",

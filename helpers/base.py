@@ -105,3 +105,51 @@ class SegmentationModel:
     def __repr__(self) -> str:
         smoke = f", {SMOKE_BANNER}" if self.smoke else ""
         return f"{type(self).__name__}(name={self.name!r}, device={self.device}{smoke})"
+
+
+# ---- build options shared by the backends ---------------------------------------------------------------
+def pop_backend_options(
+    options: dict,
+    device,
+    name: str,
+    gpu_only: tuple[str, ...] = ("half", "compile"),
+    embedding_cache: bool = True,
+    passthrough: tuple[str, ...] = (),
+) -> dict:
+    """Take the options every backend shares out of ``options`` and check them.
+
+    Args:
+        options: the ``**options`` a backend's ``build`` received; the shared ones are removed from it
+            (what is left are the ``passthrough`` options, for the backend itself).
+        device: the ``torch.device`` (or device string) the model runs on; ``None`` = CPU.
+        name: registry name, for the error messages.
+        gpu_only: boolean options that need CUDA (default ``half`` and ``compile``, both ``False``
+            unless given).
+        embedding_cache: whether the backend has an ``embedding_cache=`` option (``None``/``True``:
+            the shared cache, ``False``: none, or an :class:`helpers.embedding_cache.EmbeddingCache`).
+        passthrough: further option names the backend accepts and checks itself.
+
+    Returns:
+        ``{option: bool}`` for each of ``gpu_only``, plus ``"embedding_cache"`` (an ``EmbeddingCache`` or
+        ``None``, see :func:`helpers.embedding_cache.resolve_cache`) when ``embedding_cache`` is true.
+
+    Raises:
+        ValueError: a GPU-only option set on a non-CUDA device, or an option the backend does not know
+            (the message names the valid ones).
+        TypeError: ``embedding_cache`` of the wrong type.
+    """
+    valid = [*gpu_only, *(["embedding_cache"] if embedding_cache else []), *passthrough]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown option(s) for {name}: {', '.join(unknown)}; valid: {', '.join(valid)}")
+    device_type = getattr(device, "type", None) or str(device or "cpu").split(":")[0]
+    resolved = {}
+    for flag in gpu_only:
+        resolved[flag] = bool(options.pop(flag, False))
+        if resolved[flag] and device_type != "cuda":
+            raise ValueError(f"{flag}=True needs a CUDA device; this model is on {device_type}")
+    if embedding_cache:
+        from .embedding_cache import resolve_cache
+
+        resolved["embedding_cache"] = resolve_cache(options.pop("embedding_cache", None))
+    return resolved

@@ -17,6 +17,7 @@ import numpy as np
 
 from .base import SegmentationModel
 from .masks import Masks
+from .prompts import box_window, pixel_indices, prepare_prompts
 from .scene import Scene
 
 __all__ = ["ConventionalModel", "METHODS", "METHOD_PARAMS", "build", "write_smoke_checkpoint"]
@@ -155,15 +156,18 @@ class ConventionalModel(SegmentationModel):
         """The segments under the prompts, as one mask per box (or one mask for points only).
 
         Args:
-            points, labels, crs: as for SAM; the mask is the union of the segments containing a
-                foreground point minus those containing a background point.
-            boxes: XYXY boxes; each box selects the segments lying at least half inside it (intersected
-                with the point selection when points are given too).
+            points: float (N, 2) pixel-centre (column, row), or map coordinates in ``crs``; a point
+                hits the pixel it rounds to (:func:`helpers.prompts.pixel_indices`). The mask is the
+                union of the segments containing a foreground point minus those containing a
+                background point.
+            labels: int (N,), 1 = foreground, 0 = background (``None``: all foreground).
+            boxes: float (B, 4) XYXY pixel edges with x1/y1 exclusive (as :attr:`Masks.boxes`), or map
+                (xmin, ymin, xmax, ymax) in ``crs``; each box selects the segments lying at least half
+                inside it (intersected with the point selection when points are given too).
+            crs: ``None`` (pixels) or the CRS of ``points``/``boxes``.
             multimask, mask_input: accepted for API compatibility and ignored (one mask per prompt set).
             **params: segmentation parameters, as for :meth:`generate` (``method=...``).
         """
-        from .prompts import prepare_prompts
-
         scene = self.require_scene()
         start = time.perf_counter()
         prompts = prepare_prompts(scene, points=points, labels=labels, boxes=boxes, crs=crs)
@@ -181,18 +185,13 @@ class ConventionalModel(SegmentationModel):
     def _point_selection(segments: np.ndarray, prompts) -> np.ndarray | None:
         if prompts.points is None:
             return None
-        h, w = segments.shape
-        cols = np.clip(prompts.points[:, 0].astype(int), 0, w - 1)
-        rows = np.clip(prompts.points[:, 1].astype(int), 0, h - 1)
-        hit = segments[rows, cols]
+        hit = segments[pixel_indices(prompts.points, segments.shape)]
         return np.setdiff1d(hit[prompts.labels == 1], hit[prompts.labels == 0])
 
     @staticmethod
     def _box_mask(segments: np.ndarray, box, selected) -> np.ndarray:
-        h, w = segments.shape
-        x0, y0 = int(np.floor(max(box[0], 0))), int(np.floor(max(box[1], 0)))
-        x1, y1 = int(np.ceil(min(box[2], w))), int(np.ceil(min(box[3], h)))
-        inside = np.bincount(segments[y0:y1, x0:x1].ravel(), minlength=segments.max() + 1)
+        """Segments at least half inside ``box`` (XYXY pixel edges; exactly the pixels it covers count)."""
+        inside = np.bincount(segments[box_window(box, segments.shape)].ravel(), minlength=segments.max() + 1)
         total = np.bincount(segments.ravel(), minlength=segments.max() + 1)
         ids = np.flatnonzero((inside * 2 >= total) & (total > 0))
         ids = ids[ids > 0]

@@ -4,8 +4,10 @@ SAM's image encoder is the expensive step (about 10 s per image for ViT-B on a l
 encoder and mask decoder take milliseconds. Embeddings are therefore kept
 
 * in memory, in a small LRU shared by every model in the process (``default_cache()``), and
-* on disk under ``$SAMRS_HOME/embeddings`` (else ``<weights cache>/embeddings``), one file per key,
-  so a new kernel re-opening the same scene loads the embedding instead of re-encoding it.
+* on disk under ``helpers.weights.home_dir() / "embeddings"`` (``$SAMRS_HOME/embeddings``, default
+  ``~/.cache/sam-rs/embeddings``), one file per key, so a new kernel re-opening the same scene loads
+  the embedding instead of re-encoding it. A disk that cannot be written (read-only, full) only costs
+  the speed-up: the cache warns once and predictions go on.
 
 The key is a hash of the image bytes (and shape), the model name, the checkpoint identity (a content
 fingerprint of the weights file) and anything else that changes the numbers (device type, precision).
@@ -13,10 +15,12 @@ fingerprint of the weights file) and anything else that changes the numbers (dev
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
-import tempfile
 import threading
+import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,10 +29,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import atomic_output
+
 __all__ = [
     "Embedding",
     "EmbeddingCache",
     "default_cache",
+    "resolve_cache",
     "embedding_dir",
     "image_digest",
     "checkpoint_identity",
@@ -52,6 +59,11 @@ class Embedding:
         original_size: (H, W) of the original image.
         source: where it came from: ``"computed"``, ``"memory"`` or ``"disk"``.
         seconds: time spent obtaining it (encoding or loading).
+        extra: backend-specific details needed to use ``features`` exactly as computed, e.g. SAM 2's
+            memory layout of each feature level (``{"layouts": [...]}``). Saved to disk with the
+            features, so it may hold only what ``torch.load(weights_only=True)`` reads back: tensors,
+            numbers, strings, and lists/dicts of them (anything else makes the disk copy unreadable,
+            which is treated like a missing file: the image is encoded again).
     """
 
     features: torch.Tensor
@@ -63,13 +75,10 @@ class Embedding:
 
 
 def embedding_dir() -> Path:
-    """Default on-disk location: ``$SAMRS_HOME/embeddings`` or ``helpers.weights.cache_dir()/embeddings``."""
-    home = os.environ.get("SAMRS_HOME")
-    if home:
-        return Path(home).expanduser() / "embeddings"
-    from .weights import cache_dir
+    """Default on-disk location: ``helpers.weights.home_dir() / "embeddings"`` (``$SAMRS_HOME/embeddings``)."""
+    from .weights import home_dir
 
-    return cache_dir() / "embeddings"
+    return home_dir() / "embeddings"
 
 
 def image_digest(image: np.ndarray) -> str:
@@ -81,28 +90,27 @@ def image_digest(image: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-_identity_memo: dict[tuple, str] = {}
-
-
 def checkpoint_identity(path) -> str:
     """Content fingerprint of a weights file: size plus the hash of its first and last 4 MiB.
 
     Content based (not path/mtime based), so a copied or re-written identical file keeps its cached
     embeddings while different weights (another seed, a fine-tune) never share them. Memoised per
-    (path, size, mtime) within the process.
+    (path, size, mtime) within the process, so a re-written file is fingerprinted again.
     """
     path = Path(path).expanduser().resolve()
     stat = path.stat()
-    memo_key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if memo_key not in _identity_memo:
-        digest = hashlib.sha256(str(stat.st_size).encode())
-        with open(path, "rb") as handle:
-            digest.update(handle.read(_FINGERPRINT_BYTES))
-            if stat.st_size > 2 * _FINGERPRINT_BYTES:
-                handle.seek(-_FINGERPRINT_BYTES, os.SEEK_END)
-                digest.update(handle.read())
-        _identity_memo[memo_key] = digest.hexdigest()[:32]
-    return _identity_memo[memo_key]
+    return _fingerprint(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _fingerprint(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(_FINGERPRINT_BYTES))
+        if size > 2 * _FINGERPRINT_BYTES:
+            handle.seek(-_FINGERPRINT_BYTES, os.SEEK_END)
+            digest.update(handle.read())
+    return digest.hexdigest()[:32]
 
 
 def embedding_key(image: np.ndarray, model: str, checkpoint: str, variant: str = "") -> str:
@@ -126,6 +134,7 @@ class EmbeddingCache:
         self._memory: OrderedDict[str, Embedding] = OrderedDict()
         self._lock = threading.Lock()
         self.stats = {"computed": 0, "memory": 0, "disk": 0}
+        self._disk_warned = False
 
     @property
     def directory(self) -> Path | None:
@@ -152,13 +161,11 @@ class EmbeddingCache:
         if loaded is None:
             return None
         self._remember(key, loaded)
-        self.stats["disk"] += 1
+        self._count("disk")
         return _moved(loaded, device, "disk")
 
     def get_or_compute(self, key: str, compute: Callable[[], Embedding], device=None, persist: bool = True):
         """Return the cached embedding or ``compute()`` it, then store it (memory, and disk if ``persist``)."""
-        import time
-
         start = time.perf_counter()
         hit = self.get(key, device=device)
         if hit is not None:
@@ -167,7 +174,7 @@ class EmbeddingCache:
         embedding = compute()
         embedding.source = "computed"
         embedding.seconds = time.perf_counter() - start
-        self.stats["computed"] += 1
+        self._count("computed")
         self._remember(key, embedding)
         if persist:
             self._save(key, embedding)
@@ -179,10 +186,17 @@ class EmbeddingCache:
             self._memory.clear()
 
     def __contains__(self, key: str) -> bool:
+        with self._lock:
+            if key in self._memory:
+                return True
         path = self.path_for(key)
-        return key in self._memory or (path is not None and path.is_file())
+        return path is not None and path.is_file()
 
     # ---- storage -------------------------------------------------------------------------------
+    def _count(self, source: str) -> None:
+        with self._lock:
+            self.stats[source] += 1
+
     def _remember(self, key: str, embedding: Embedding) -> None:
         if self.memory_items <= 0:
             return
@@ -200,20 +214,27 @@ class EmbeddingCache:
             "features": embedding.features.detach().to("cpu").contiguous(),
             "input_size": list(embedding.input_size),
             "original_size": list(embedding.original_size),
+            "extra": dict(embedding.extra),
             "format": _FORMAT_VERSION,
         }
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Write to a temporary file in the same folder, then rename: readers never see half a file.
-            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "wb") as handle:
-                torch.save(payload, handle)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; the cache may be shared by a group
-            os.replace(tmp, path)
-        except OSError:
-            # A read-only or full disk only costs the speed-up, never the result.
-            if "tmp" in locals() and os.path.exists(tmp):
-                os.unlink(tmp)
+            with atomic_output(path) as tmp:  # readers never see half a file; no temp file is left
+                torch.save(payload, tmp)
+        except (OSError, RuntimeError) as error:  # torch.save raises RuntimeError on a full disk
+            self._warn_disk_failure(path.parent, error)
+
+    def _warn_disk_failure(self, folder: Path, error: Exception) -> None:
+        """A read-only or full disk only costs the speed-up, never the result: say so once."""
+        with self._lock:
+            if self._disk_warned:
+                return
+            self._disk_warned = True
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        warnings.warn(
+            f"embedding cache: cannot write to {folder} ({reason}); continuing without the disk copy",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
     def _load(self, key: str) -> Embedding | None:
         path = self.path_for(key)
@@ -226,6 +247,7 @@ class EmbeddingCache:
                 input_size=tuple(int(v) for v in payload["input_size"]),
                 original_size=tuple(int(v) for v in payload["original_size"]),
                 source="disk",
+                extra=dict(payload.get("extra", {})),
             )
         except Exception:  # noqa: BLE001 - a corrupt cache file is re-encoded, not fatal
             return None
@@ -237,11 +259,32 @@ def _moved(embedding: Embedding, device, source: str) -> Embedding:
 
 
 _default: EmbeddingCache | None = None
+_default_lock = threading.Lock()
 
 
 def default_cache() -> EmbeddingCache:
     """The process-wide cache shared by all models (memory LRU + ``embedding_dir()`` on disk)."""
     global _default
-    if _default is None:
-        _default = EmbeddingCache()
-    return _default
+    with _default_lock:
+        if _default is None:
+            _default = EmbeddingCache()
+        return _default
+
+
+def resolve_cache(cache) -> EmbeddingCache | None:
+    """The ``embedding_cache=`` build option -> the cache a model uses.
+
+    Args:
+        cache: ``None`` or ``True``: the shared :func:`default_cache`; ``False``: no caching
+            (returns ``None``); an :class:`EmbeddingCache`: that cache.
+
+    Raises:
+        TypeError: anything else.
+    """
+    if cache is None or cache is True:
+        return default_cache()
+    if cache is False:
+        return None
+    if isinstance(cache, EmbeddingCache):
+        return cache
+    raise TypeError(f"embedding_cache must be None, True, False or an EmbeddingCache, got {type(cache).__name__}")

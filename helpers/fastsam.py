@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import SegmentationModel
+from .base import SegmentationModel, pop_backend_options
 from .masks import Masks
-from .prompts import prepare_prompts
+from .prompts import box_window, pixel_indices, prepare_prompts
 from .scene import Scene
 from .weights import ModelSpec, attach_smoke_marker, cache_dir, read_smoke_marker
 
@@ -103,10 +103,11 @@ def build(spec: ModelSpec, checkpoint: Path | None, device=None, **options) -> F
     path = Path(checkpoint)
     _check_pt_suffix(path)
     device = torch.device("cpu") if device is None else torch.device(device)
-    half = bool(options.pop("half", False))
+    half = pop_backend_options(
+        options, device, spec.name, gpu_only=("half",), embedding_cache=False,
+        passthrough=("clip_weights", *EVERYTHING_DEFAULTS),
+    )["half"]  # fmt: skip
     clip_weights = options.pop("clip_weights", None)
-    if half and device.type != "cuda":
-        raise ValueError(f"half=True needs a CUDA device; this model is on {device.type}")
     defaults = _check_everything_params({**EVERYTHING_DEFAULTS, **options})
     yolo = _load_ultralytics(path, spec)
     smoke = read_smoke_marker(path) is not None
@@ -257,9 +258,11 @@ class ClipScorer:
         self.image_preprocess = image_preprocess
 
     def tokenize(self, texts):
+        """``T`` strings -> int token ids (T, 77) on ``device`` (CLIP's context length; longer texts are cut)."""
         return _import_clip().tokenize(texts, truncate=True).to(self.device)
 
     def encode_text(self, tokens):
+        """Token ids (T, 77) int -> float32 text features (T, 512), L2-normalised per row."""
         import torch
 
         with torch.inference_mode():
@@ -267,6 +270,7 @@ class ClipScorer:
         return features / features.norm(p=2, dim=-1, keepdim=True)
 
     def encode_image(self, images):
+        """Preprocessed images float (N, 3, 224, 224) -> float32 image features (N, 512), L2-normalised per row."""
         import torch
 
         with torch.inference_mode():
@@ -274,7 +278,7 @@ class ClipScorer:
         return features / features.norm(p=2, dim=-1, keepdim=True)
 
     def similarity(self, crops: list, texts: list[str]):
-        """(T, C) cosine similarity between ``texts`` and PIL ``crops``."""
+        """float (T, C) cosine similarity between ``T`` ``texts`` and ``C`` PIL image ``crops``."""
         import torch
 
         images = torch.stack([self.image_preprocess(crop).to(self.device) for crop in crops])
@@ -470,14 +474,16 @@ class FastSAMModel(SegmentationModel):
         """Select masks of the cached everything pass with points, boxes and/or text (never re-runs it).
 
         Args:
-            points: ``[(x, y), ...]`` pixel (column, row) of the scene (``crs=None``), or map
-                coordinates in ``crs``. Fractional pixels round to the nearest pixel.
-            labels: one per point, 1 = foreground, 0 = background (``None``: all foreground).
+            points: float (N, 2) ``[(x, y), ...]`` pixel-centre (column, row) of the scene
+                (``crs=None``), or map coordinates in ``crs``. A point selects the pixel it rounds to
+                (:func:`helpers.prompts.pixel_indices`).
+            labels: int (N,), one per point, 1 = foreground, 0 = background (``None``: all foreground).
                 FastSAM's rule: masks containing a foreground point are selected, masks containing a
                 background point are removed; with background points only, every mask not containing
                 one is selected.
-            boxes: XYXY ``[(x0, y0, x1, y1), ...]`` (x1/y1 exclusive, like ``Masks.boxes``); each
-                selects the mask with the highest IoU with the box.
+            boxes: float (B, 4) XYXY ``[(x0, y0, x1, y1), ...]`` pixel edges with x1/y1 exclusive (like
+                ``Masks.boxes``), or map (xmin, ymin, xmax, ymax) in ``crs``; each selects the mask with
+                the highest IoU with the box (edges rounded to the nearest pixel edge).
             crs: ``None`` (pixels) or the CRS of ``points`` / ``boxes`` (e.g. ``"EPSG:4326"``).
             multimask: accepted for SAM compatibility and ignored (FastSAM has no candidate masks).
             mask_input: not supported by FastSAM (must be ``None``).
@@ -533,10 +539,8 @@ class FastSAMModel(SegmentationModel):
     def _select(self, every: _Everything, prompts, texts) -> list[tuple[str, np.ndarray]]:
         """(kind, selected everything-indices) per foreground point / box / text, plus background removal."""
         groups: list[tuple[str, np.ndarray]] = []
-        height, width = every.masks.shape[1:] if every.masks.size else self.scene.shape
         if prompts is not None and prompts.points is not None:
-            cols = np.clip(np.floor(prompts.points[:, 0] + 0.5).astype(np.int64), 0, width - 1)
-            rows = np.clip(np.floor(prompts.points[:, 1] + 0.5).astype(np.int64), 0, height - 1)
+            rows, cols = pixel_indices(prompts.points, every.masks.shape[1:])
             hits = every.masks[:, rows, cols]  # (M, P): mask m contains point p
             foreground = prompts.labels == 1
             removed = hits[:, ~foreground].any(axis=1)
@@ -598,12 +602,10 @@ def _best_mask_for_box(masks: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Index (as a 1-element array) of the mask with the highest IoU with an XYXY box; empty when no masks."""
     if masks.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    height, width = masks.shape[1:]
-    x0, x1 = (int(np.clip(np.floor(v + 0.5), 0, width)) for v in (box[0], box[2]))
-    y0, y1 = (int(np.clip(np.floor(v + 0.5), 0, height)) for v in (box[1], box[3]))
-    inside = masks[:, y0:y1, x0:x1].sum(axis=(1, 2)).astype(np.float64)
+    rows, cols = box_window(box, masks.shape[1:])
+    inside = masks[:, rows, cols].sum(axis=(1, 2)).astype(np.float64)
     areas = masks.sum(axis=(1, 2)).astype(np.float64)
-    union = (x1 - x0) * (y1 - y0) + areas - inside
+    union = (rows.stop - rows.start) * (cols.stop - cols.start) + areas - inside
     return np.array([int(np.argmax(inside / np.maximum(union, 1.0)))], dtype=np.int64)
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import torch
 
-from .sam import SamModel, load_sam_state_dict
-from .weights import ModelSpec, attach_smoke_marker, read_smoke_marker
+from .base import pop_backend_options
+from .sam import SamModel, load_sam_state_dict, make_sam_model
+from .weights import ModelSpec, attach_smoke_marker
 
 __all__ = ["build", "build_architecture", "write_smoke_checkpoint"]
 
@@ -89,7 +90,8 @@ def build(
             ``None`` keeps random weights.
         device: torch device (``None`` = CPU).
         **options: as :func:`helpers.sam.build`: ``half=True`` (float16 autocast of the encoder) and
-            ``compile=True`` need CUDA; ``embedding_cache=`` an :class:`EmbeddingCache` or ``False``.
+            ``compile=True`` need CUDA; ``embedding_cache=`` an :class:`EmbeddingCache`, ``None``/``True``
+            (the shared one) or ``False``.
 
     Returns:
         a :class:`helpers.sam.SamModel` (``.sam`` is the MobileSAM ``Sam`` module).
@@ -100,22 +102,11 @@ def build(
     if spec.arch != ARCH:
         raise ValueError(f"{spec.name}: MobileSAM architecture is {ARCH!r}, registry says {spec.arch!r}")
     device = torch.device("cpu") if device is None else torch.device(device)
-    half = bool(options.pop("half", False))
-    compile_encoder = bool(options.pop("compile", False))
-    cache = options.pop("embedding_cache", None)
-    if options:
-        raise ValueError(f"unknown option(s) for {spec.name}: {', '.join(sorted(options))}")
-    for flag, value in (("half", half), ("compile", compile_encoder)):
-        if value and device.type != "cuda":
-            raise ValueError(f"{flag}=True needs a CUDA device; this model is on {device.type}")
+    opts = pop_backend_options(options, device, spec.name)
     sam = build_architecture()
     if checkpoint is not None:
         load_sam_state_dict(sam, checkpoint, ARCH)
-    sam.to(device).eval()
-    if compile_encoder:
-        sam.image_encoder = torch.compile(sam.image_encoder)
-    smoke = checkpoint is not None and read_smoke_marker(checkpoint) is not None
-    return SamModel(spec.name, sam, device=device, checkpoint=checkpoint, smoke=smoke, half=half, cache=cache)
+    return make_sam_model(spec, sam, checkpoint, device, opts)
 
 
 def write_smoke_checkpoint(spec: ModelSpec, path: Path) -> None:

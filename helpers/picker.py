@@ -18,6 +18,7 @@ for the same result; an Image + ipyevents also behaves the same in JupyterLab, N
 
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -41,8 +42,9 @@ class PromptSession:
     """The state behind a picker: prompts, undo history, candidate masks, the kept collection.
 
     Works with any backend whose ``predict(points, labels, boxes, crs, multimask, mask_input)``
-    returns :class:`Masks` (SAM, SAM 2, MobileSAM, FastSAM). Prompts are stored in pixel
-    (column, row) coordinates of ``model.scene``; one box at a time (a new box replaces the old).
+    returns :class:`Masks` (SAM, SAM 2, MobileSAM, FastSAM). Prompts are stored in pixel coordinates
+    of ``model.scene``: points as pixel-centre (column, row), the box as XYXY pixel edges (x1/y1
+    exclusive, as :attr:`Masks.boxes`); one box at a time (a new box replaces the old).
 
     Args:
         model: a model on which ``set_image`` was called (or pass ``image``).
@@ -74,7 +76,8 @@ class PromptSession:
 
     # ---- the programmatic twin -------------------------------------------------------------------
     def add_point(self, x: float, y: float, label: int = 1, crs=None) -> Masks | None:
-        """Add a point (pixel column/row, or map x/y in ``crs``); label 1 = foreground, 0 = background."""
+        """Add a point: pixel-centre column/row (``crs=None``) or map x/y in ``crs``; label 1 = foreground,
+        0 = background."""
         if label not in (0, 1):
             raise ValueError(f"label must be 1 (foreground) or 0 (background), got {label!r}")
         pixel = to_pixel_points([(x, y)], crs, self.scene)[0]
@@ -85,12 +88,25 @@ class PromptSession:
         return self._update()
 
     def add_box(self, x0: float, y0: float, x1: float, y1: float, crs=None) -> Masks | None:
-        """Set the box prompt (XYXY, pixels or map coordinates in ``crs``); corners may come in any order."""
+        """Set the box prompt; corners may come in any order.
+
+        Args:
+            x0, y0, x1, y1: XYXY pixel *edges* with x1/y1 exclusive (``crs=None``; ``(10, 20, 12, 21)``
+                covers columns 10-11 of row 20, as :attr:`Masks.boxes`), or map coordinates in ``crs``.
+                Pixel indices of the first and last pixel inside (what a mouse drag gives) are
+                inclusive: use :meth:`add_box_from_pixels` for those.
+        """
         box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
         pixel = to_pixel_boxes([box], crs, self.scene)[0]
         self._push()
         self.box = tuple(float(v) for v in pixel)
         return self._update()
+
+    def add_box_from_pixels(self, col0: int, row0: int, col1: int, row1: int) -> Masks | None:
+        """Set the box covering pixels ``col0..col1`` x ``row0..row1`` (inclusive indices, any order)."""
+        left, right = sorted((col0, col1))
+        top, bottom = sorted((row0, row1))
+        return self.add_box(left, top, right + 1, bottom + 1)
 
     def undo(self) -> Masks | None:
         """Take back the last point, box or clear."""
@@ -201,8 +217,8 @@ class PromptSession:
             colour = _FOREGROUND if label == 1 else _BACKGROUND
             draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=colour, outline=(255, 255, 255))
         if self.box is not None:
-            x0, y0, x1, y1 = self.box
-            draw.rectangle(((x0 + 0.5) * sx, (y0 + 0.5) * sy, (x1 + 0.5) * sx, (y1 + 0.5) * sy), outline=_BOX, width=2)
+            x0, y0, x1, y1 = self.box  # pixel edges; PIL's second corner is the last pixel drawn
+            draw.rectangle((x0 * sx, y0 * sy, max(x0 * sx, x1 * sx - 1), max(y0 * sy, y1 * sy - 1)), outline=_BOX, width=2)
         return np.asarray(picture)
 
     def _selected_masks(self) -> Masks | None:
@@ -288,10 +304,7 @@ class PointPicker(PromptSession):
         display(self.widget)
 
     def _safe(self, action) -> None:
-        try:
-            action()
-        except ValueError as error:  # user errors show in the status line instead of a traceback
-            self.status.value = f"<b style='color:#c00'>{error}</b>"
+        _report_user_errors(self.status, action)
 
     # ---- events ----------------------------------------------------------------------------------
     def handle_event(self, event: dict) -> None:
@@ -309,9 +322,9 @@ class PointPicker(PromptSession):
             abs(float(event.get("relativeX", 0)) - float(press.get("relativeX", 0))),
             abs(float(event.get("relativeY", 0)) - float(press.get("relativeY", 0))),
         ) >= _DRAG_MIN_PX
-        if moved:
+        if moved:  # the pressed and released pixels are both inside the box
             start = event_to_pixel(press, self.scene.width, self.scene.height, png)
-            self._safe(lambda: self.add_box(*start, *end))
+            self._safe(lambda: self.add_box_from_pixels(*start, *end))
             return
         background = self.background.value or bool(event.get("shiftKey")) or bool(event.get("altKey"))
         self._safe(lambda: self.add_point(*end, label=0 if background else 1))
@@ -355,8 +368,22 @@ class PointPicker(PromptSession):
         return " · ".join(parts) + smoke
 
 
+def _report_user_errors(status, action) -> None:
+    """Run a widget callback; a user error (ValueError) shows as one red line in the ``status`` HTML widget.
+
+    Widget callbacks run inside the front-end's event loop, where a raised exception reaches no one.
+    """
+    try:
+        action()
+    except ValueError as error:
+        status.value = f"<b style='color:#c00'>{html.escape(str(error))}</b>"
+
+
 class MapPicker(PromptSession):
     """Prompting on a web map: the GeoTIFF as a raster layer, clicks in lon/lat, masks as vectors.
+
+    ``status`` (an ``ipywidgets.HTML`` shown on the map, bottom left) reports the clicks and any error,
+    e.g. a click outside the scene.
 
     Args:
         model: a promptable model.
@@ -379,15 +406,29 @@ class MapPicker(PromptSession):
             map = leafmap.Map()  # noqa: A001
             map.add_raster(str(source), layer_name=Path(source).stem, **raster_options)
         self.map = map
+        self._add_status()
         self.map.on_interaction(self.handle_interaction)
         self.on_update(lambda _: self._show_mask())
 
+    def _add_status(self) -> None:
+        import ipywidgets as w
+        from ipyleaflet import WidgetControl
+
+        self.status = w.HTML(value="click the scene to segment")
+        self.map.add_control(WidgetControl(widget=self.status, position="bottomleft"))
+
     def handle_interaction(self, **event) -> None:
-        """ipyleaflet interaction handler: a click at [lat, lon] becomes a lon/lat point prompt."""
+        """ipyleaflet interaction handler: a click at [lat, lon] becomes a lon/lat point prompt.
+
+        A click outside the scene (or any other user error) shows in :attr:`status` instead of raising
+        inside the map's callback, where nobody would see it.
+        """
         if event.get("type") != "click":
             return
         lat, lon = event["coordinates"]
-        self.add_point(lon, lat, label=0 if self.background else 1, crs="EPSG:4326")
+        _report_user_errors(
+            self.status, lambda: self.add_point(lon, lat, label=0 if self.background else 1, crs="EPSG:4326")
+        )
 
     def mask_geojson(self) -> dict | None:
         """The selected candidate as GeoJSON in lon/lat (EPSG:4326), or ``None``."""
@@ -399,6 +440,9 @@ class MapPicker(PromptSession):
     def _show_mask(self) -> None:
         from ipyleaflet import GeoJSON
 
+        kept = 0 if self.kept is None else len(self.kept)
+        smoke = f" · <b style='color:#c60'>⚠ {SMOKE_BANNER}</b>" if getattr(self.model, "smoke", False) else ""
+        self.status.value = f"{len(self.points)} point(s) · kept: {kept}{smoke}"
         if self.mask_layer is not None:
             self.map.remove_layer(self.mask_layer)
             self.mask_layer = None

@@ -1,14 +1,20 @@
 """Prompt validation shared by every promptable backend (SAM, SAM 2, MobileSAM, FastSAM).
 
-Conventions (the same as segment-anything's ``SamPredictor``):
+Conventions:
 
-* Pixel coordinates are ``(x, y) = (column, row)`` *indices*: the integer point ``(10, 20)`` is the
-  centre of the pixel in column 10, row 20 (SAM's prompt encoder adds 0.5 itself).
-* Boxes are XYXY: ``(x0, y0, x1, y1)`` with ``x0 <= x1`` and ``y0 <= y1``, in the same pixel convention.
+* Points are pixel-centre coordinates ``(x, y) = (column, row)``, float (N, 2): the integer point
+  ``(10, 20)`` is the centre of the pixel in column 10, row 20 (segment-anything's ``SamPredictor``
+  convention; its prompt encoder adds 0.5 itself). A point covers the pixel it rounds to
+  (:func:`pixel_indices`), so points run from -0.5 to ``W - 0.5``.
+* Boxes are XYXY pixel *edges* ``(x0, y0, x1, y1)``, float (B, 4), with x1/y1 exclusive: the box
+  ``(0, 0, W, H)`` is the whole scene and ``(10, 20, 11, 21)`` exactly pixel (10, 20). This is the
+  convention of :attr:`helpers.masks.Masks.boxes`, the exporters and FastSAM. SAM and SAM 2 receive the
+  box numbers unchanged (as their official predictors do).
 * Map coordinates: with ``crs="EPSG:4326"`` (or any CRS pyproj understands) points and boxes are
   ``(x, y)`` = (easting, northing) / (longitude, latitude) in that CRS. They are reprojected to the
-  scene CRS with pyproj, then mapped through the inverse of the scene's affine transform; the centre
-  of pixel (c, r) lands exactly on ``(c, r)``.
+  scene CRS with pyproj, then mapped through the inverse of the scene's affine transform: the map
+  position of the centre of pixel (c, r) becomes the point ``(c, r)``, and a map box equal to a pixel's
+  footprint becomes the pixel box ``(c, r, c + 1, r + 1)``.
 
 Every check raises ``ValueError`` (or ``TypeError``) with one clear line.
 """
@@ -16,18 +22,20 @@ Every check raises ``ValueError`` (or ``TypeError``) with one clear line.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-from .scene import Scene, check_rgb_uint8
+from .crs import to_pyproj, transformer
+from .scene import Scene
 
 __all__ = [
     "Prompts",
-    "check_image",
     "normalise_points",
     "normalise_labels",
     "normalise_boxes",
+    "normalise_mask_input",
+    "pixel_indices",
+    "box_window",
     "to_pixel_points",
     "to_pixel_boxes",
     "to_map_points",
@@ -37,6 +45,8 @@ __all__ = [
 
 # A point may sit anywhere on the scene's footprint: pixel centres run 0..W-1, edges -0.5..W-0.5.
 _EDGE = 0.5
+# Map boxes on the scene's edge come back a few ULPs off (reprojection, affine inverse): allow that.
+_BOX_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -44,9 +54,9 @@ class Prompts:
     """Validated prompts in pixel coordinates of one scene.
 
     Attributes:
-        points: float64 (N, 2) pixel (column, row), or ``None``.
+        points: float64 (N, 2) pixel-centre (column, row), or ``None``.
         labels: int32 (N,) 1 = foreground, 0 = background, or ``None``.
-        boxes: float64 (B, 4) XYXY pixels, or ``None``.
+        boxes: float64 (B, 4) XYXY pixel edges (x1/y1 exclusive), or ``None``.
     """
 
     points: np.ndarray | None = None
@@ -67,11 +77,6 @@ class Prompts:
         if self.boxes is not None:
             out["boxes"] = self.boxes.copy()
         return out
-
-
-def check_image(image: np.ndarray) -> np.ndarray:
-    """Validate an HxWx3 uint8 RGB array (same rules as :func:`helpers.scene.check_rgb_uint8`)."""
-    return check_rgb_uint8(image)
 
 
 # ---- shapes and values ----------------------------------------------------------------------------
@@ -120,7 +125,10 @@ def normalise_labels(labels, n_points: int) -> np.ndarray:
 
 
 def normalise_boxes(boxes) -> np.ndarray:
-    """Boxes XYXY ``[(x0, y0, x1, y1), ...]`` (or one box) -> float64 (B, 4); x0<=x1, y0<=y1, finite."""
+    """Boxes XYXY ``[(x0, y0, x1, y1), ...]`` (or one box) -> float64 (B, 4); x0<=x1, y0<=y1, finite.
+
+    Only shapes and values are checked here; the coordinates (pixel edges or map) are not.
+    """
     array = _as_float_array(boxes, "boxes")
     if array.ndim == 1 and array.shape[0] == 4:
         array = array[None]
@@ -136,31 +144,79 @@ def normalise_boxes(boxes) -> np.ndarray:
     return array
 
 
+def normalise_mask_input(mask_input, n_boxes: int = 1, size: int = 256) -> np.ndarray | None:
+    """Low-resolution mask logits for SAM / SAM 2's ``mask_input`` -> float32 (1 | B, size, size).
+
+    Args:
+        mask_input: ``None``, or float logits (size, size), (1, size, size) or (n_boxes, size, size),
+            typically ``previous.logits[[i]]`` of an earlier result (SAM's low-res size is 256).
+        n_boxes: how many boxes are predicted together (one mask input each, or one for all).
+        size: the model's low-resolution mask size.
+
+    Returns:
+        ``None`` when ``mask_input`` is ``None``, else a float32 array (1 or n_boxes, size, size).
+
+    Raises:
+        ValueError: another shape, or NaN / infinite values.
+    """
+    if mask_input is None:
+        return None
+    array = np.asarray(mask_input, dtype=np.float32)
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3 or array.shape[1:] != (size, size) or array.shape[0] not in (1, n_boxes):
+        raise ValueError(
+            f"mask_input must be low-res logits (1, {size}, {size}) such as result.logits[[i]] "
+            f"(or one per box, ({n_boxes}, {size}, {size})), got shape {array.shape}"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError("mask_input contains NaN or infinite values")
+    return array
+
+
+def pixel_indices(points, shape) -> tuple[np.ndarray, np.ndarray]:
+    """The pixel each point falls in: pixel-centre (column, row) points -> int64 (rows, cols).
+
+    Rounds to the nearest pixel centre (``floor(v + 0.5)``, so a map click on the centre of pixel 11
+    that reprojects to 10.9999 still hits pixel 11; plain ``astype(int)`` truncation would not) and
+    clips to the scene, as points up to half a pixel outside the centres are on the scene's edge pixels.
+
+    Args:
+        points: float (N, 2) pixel-centre (column, row) coordinates.
+        shape: the scene's (H, W) (further dimensions are ignored).
+
+    Returns:
+        ``(rows, cols)``, two int64 (N,) arrays, ready for ``array[rows, cols]``.
+    """
+    array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    height, width = int(shape[0]), int(shape[1])
+    cols = np.clip(np.floor(array[:, 0] + 0.5), 0, width - 1).astype(np.int64)
+    rows = np.clip(np.floor(array[:, 1] + 0.5), 0, height - 1).astype(np.int64)
+    return rows, cols
+
+
+def box_window(box, shape) -> tuple[slice, slice]:
+    """The pixels inside an XYXY pixel-edge box: ``(rows, cols)`` slices for ``array[rows, cols]``.
+
+    Each edge is rounded to the nearest pixel edge (``floor(v + 0.5)``; float noise such as 9.9999999
+    from a map box does not add or drop a row/column) and clipped to the scene, so ``(10, 20, 12, 21)``
+    selects columns 10-11 of row 20 and ``(0, 0, W, H)`` the whole scene.
+
+    Args:
+        box: float (4,) XYXY pixel edges, x1/y1 exclusive.
+        shape: the scene's (H, W) (further dimensions are ignored).
+    """
+    height, width = int(shape[0]), int(shape[1])
+    x0, x1 = (int(np.clip(np.floor(float(v) + 0.5), 0, width)) for v in (box[0], box[2]))
+    y0, y1 = (int(np.clip(np.floor(float(v) + 0.5), 0, height)) for v in (box[1], box[3]))
+    return slice(y0, y1), slice(x0, x1)
+
+
 # ---- coordinate systems ---------------------------------------------------------------------------
-def _pyproj_crs(crs):
-    from pyproj import CRS
-
-    if hasattr(crs, "to_wkt"):  # rasterio.crs.CRS and pyproj.CRS alike
-        crs = crs.to_wkt()
-    try:
-        return CRS.from_user_input(crs)
-    except Exception as error:  # pyproj raises CRSError; keep the message on one line
-        raise ValueError(f"unknown crs {crs!r}: {str(error).splitlines()[0]}") from None
-
-
-@lru_cache(maxsize=32)
-def _transformer(src_wkt: str, dst_wkt: str):
-    from pyproj import Transformer
-
-    # always_xy: (x, y) = (lon, lat) / (easting, northing) whatever the CRS's official axis order.
-    return Transformer.from_crs(src_wkt, dst_wkt, always_xy=True)
-
-
 def _reproject(xy: np.ndarray, src, dst) -> np.ndarray:
-    src_wkt, dst_wkt = _pyproj_crs(src).to_wkt(), _pyproj_crs(dst).to_wkt()
-    if src_wkt == dst_wkt:
+    if to_pyproj(src) == to_pyproj(dst):
         return xy.copy()
-    x, y = _transformer(src_wkt, dst_wkt).transform(xy[:, 0], xy[:, 1])
+    x, y = transformer(src, dst).transform(xy[:, 0], xy[:, 1])
     return np.column_stack([x, y]).astype(np.float64)
 
 
@@ -172,17 +228,35 @@ def _require_georeferenced(scene: Scene, crs) -> None:
         )
 
 
-def _map_to_pixel(xy_map: np.ndarray, crs, scene: Scene) -> np.ndarray:
-    """Map (x, y) in ``crs`` -> pixel (column, row) indices (float), no bounds check."""
+def _map_to_pixel_edges(xy_map: np.ndarray, crs, scene: Scene) -> np.ndarray:
+    """Map (x, y) in ``crs`` -> float (N, 2) pixel-edge (column, row) coordinates, no bounds check.
+
+    Edge coordinates are what the affine transform maps: the scene's top-left corner is (0, 0).
+    """
     _require_georeferenced(scene, crs)
     xy = _reproject(xy_map, crs, scene.crs)
     cols, rows = _apply_affine(~scene.transform, xy[:, 0], xy[:, 1])
-    # The affine maps pixel *edges*; shift by half a pixel so a pixel centre maps onto its index.
-    return np.column_stack([cols, rows]).astype(np.float64) - _EDGE
+    return np.column_stack([cols, rows]).astype(np.float64)
+
+
+def _map_to_pixel(xy_map: np.ndarray, crs, scene: Scene) -> np.ndarray:
+    """Map (x, y) in ``crs`` -> float (N, 2) pixel-centre (column, row) coordinates, no bounds check."""
+    # Shift by half a pixel so that a pixel's centre maps onto its index.
+    return _map_to_pixel_edges(xy_map, crs, scene) - _EDGE
 
 
 def to_map_points(points, scene: Scene, crs=None) -> np.ndarray:
-    """Pixel (column, row) indices -> map (x, y) of the pixel centres, in ``crs`` (default: scene CRS)."""
+    """Pixel-centre (column, row) points -> map (x, y) of those positions, in ``crs`` (default: scene CRS).
+
+    Args:
+        points: float (N, 2) pixel-centre (column, row), or one ``(x, y)``; integers are pixel centres.
+        scene: a georeferenced :class:`Scene`.
+        crs: target CRS (``None``: the scene's).
+
+    Returns:
+        float64 (N, 2) map (x, y) (e.g. lon, lat for ``"EPSG:4326"``); the inverse of
+        :func:`to_pixel_points`.
+    """
     array = normalise_points(points)
     _require_georeferenced(scene, crs or "the scene CRS")
     x, y = _apply_affine(scene.transform, array[:, 0] + _EDGE, array[:, 1] + _EDGE)
@@ -205,7 +279,7 @@ def scene_bounds_text(scene: Scene, crs=None) -> str:
 
 
 def _crs_name(crs) -> str:
-    pcrs = _pyproj_crs(crs)
+    pcrs = to_pyproj(crs)
     epsg = pcrs.to_epsg()
     return f"EPSG:{epsg}" if epsg else pcrs.name
 
@@ -214,10 +288,9 @@ def _scene_bounds_in(scene: Scene, crs) -> tuple[float, float, float, float]:
     from rasterio.transform import array_bounds
 
     left, bottom, right, top = array_bounds(scene.height, scene.width, scene.transform)
-    src_wkt, dst_wkt = _pyproj_crs(scene.crs).to_wkt(), _pyproj_crs(crs).to_wkt()
-    if src_wkt == dst_wkt:
+    if to_pyproj(scene.crs) == to_pyproj(crs):
         return left, bottom, right, top
-    return _transformer(src_wkt, dst_wkt).transform_bounds(left, bottom, right, top, densify_pts=21)
+    return transformer(scene.crs, crs).transform_bounds(left, bottom, right, top, densify_pts=21)
 
 
 def _apply_affine(transform, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -229,27 +302,33 @@ def _apply_affine(transform, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, 
 def _check_inside(pixels: np.ndarray, scene: Scene, what: str, crs, original: np.ndarray) -> None:
     """Raise if any row of ``pixels`` ((N, 2) points or (B, 4) boxes) leaves the scene footprint.
 
-    Points are pixel centres (up to ``W - 0.5``); box corners are pixel edges, so a box may end at
-    ``W``/``H`` exactly, as ``Masks.boxes`` of a mask touching the right or bottom edge does.
+    Points are pixel centres, from -0.5 to ``W - 0.5``; box corners are pixel edges, from 0 to ``W``
+    (a mask touching the right or bottom edge has ``Masks.boxes`` ending at ``W``/``H`` exactly).
     """
     x, y = pixels[:, 0::2], pixels[:, 1::2]
-    high = 0.0 if what == "box" else _EDGE
-    outside = ((x < -_EDGE) | (x > scene.width - high) | (y < -_EDGE) | (y > scene.height - high)).any(axis=1)
+    if what == "box":
+        low, high, slack = 0.0, 0.0, _BOX_TOLERANCE
+    else:
+        low, high, slack = -_EDGE, _EDGE, 0.0
+    outside = (
+        (x < low - slack) | (x > scene.width - high + slack) | (y < low - slack) | (y > scene.height - high + slack)
+    ).any(axis=1)
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
         given = ", ".join(f"{v:.6g}" for v in original[i])
         where = "pixels" if crs is None else _crs_name(crs)
+        edges = f"; box edges run x 0..{scene.width}, y 0..{scene.height}" if what == "box" else ""
         raise ValueError(
-            f"{what} {i} ({given}) [{where}] is outside the scene: {scene_bounds_text(scene, crs)}"
+            f"{what} {i} ({given}) [{where}] is outside the scene: {scene_bounds_text(scene, crs)}{edges}"
         )
 
 
 def to_pixel_points(points, crs, scene: Scene) -> np.ndarray:
-    """Points -> float64 (N, 2) pixel (column, row) indices inside ``scene``.
+    """Points -> float64 (N, 2) pixel-centre (column, row) coordinates inside ``scene``.
 
     Args:
-        points: ``[(x, y), ...]`` pixel (column, row) when ``crs`` is ``None``, else map coordinates
-            in ``crs`` (e.g. ``"EPSG:4326"`` lon/lat).
+        points: ``[(x, y), ...]`` float (N, 2): pixel-centre (column, row) when ``crs`` is ``None``,
+            else map coordinates in ``crs`` (e.g. ``"EPSG:4326"`` lon/lat).
         crs: ``None`` or any CRS pyproj accepts.
         scene: the :class:`Scene` being prompted.
 
@@ -264,10 +343,22 @@ def to_pixel_points(points, crs, scene: Scene) -> np.ndarray:
 
 
 def to_pixel_boxes(boxes, crs, scene: Scene) -> np.ndarray:
-    """Boxes XYXY -> float64 (B, 4) XYXY pixel boxes inside ``scene``.
+    """Boxes XYXY -> float64 (B, 4) XYXY pixel-edge boxes (x1/y1 exclusive) inside ``scene``.
 
-    Map boxes (``crs`` given) are reprojected corner by corner (with densified edges, so a lon/lat box
-    over a UTM scene keeps its full extent) and the pixel box is the envelope of the result.
+    Args:
+        boxes: ``[(x0, y0, x1, y1), ...]`` float (B, 4): pixel edges when ``crs`` is ``None`` (as
+            :attr:`Masks.boxes`), else map coordinates (xmin, ymin, xmax, ymax) in ``crs``.
+        crs: ``None`` or any CRS pyproj accepts.
+        scene: the :class:`Scene` being prompted.
+
+    Map boxes are reprojected along their densified edges (so a lon/lat box over a UTM scene keeps
+    its full extent) and the pixel box is the envelope of the result, in edge coordinates: a map box
+    equal to a pixel's footprint gives exactly that pixel, ``(c, r, c + 1, r + 1)``. Boxes must lie
+    within ``[0, W] x [0, H]``; overshoots of float rounding (< 1e-6 pixel) are clipped away.
+
+    Raises:
+        ValueError: empty/NaN/mis-shaped/flipped boxes, a CRS on an un-georeferenced scene, or a box
+            outside the scene (the message names the scene bounds).
     """
     original = normalise_boxes(boxes)
     if crs is None:
@@ -275,7 +366,8 @@ def to_pixel_boxes(boxes, crs, scene: Scene) -> np.ndarray:
     else:
         pixels = np.stack([_map_box_to_pixel(box, crs, scene) for box in original])
     _check_inside(pixels, scene, "box", crs, original)
-    return pixels
+    limits = [scene.width, scene.height] * 2
+    return np.clip(pixels, 0.0, limits)
 
 
 def _map_box_to_pixel(box: np.ndarray, crs, scene: Scene) -> np.ndarray:
@@ -283,7 +375,7 @@ def _map_box_to_pixel(box: np.ndarray, crs, scene: Scene) -> np.ndarray:
     t = np.linspace(0.0, 1.0, 21)
     edge_x = np.concatenate([x0 + (x1 - x0) * t, np.full_like(t, x1), x1 - (x1 - x0) * t, np.full_like(t, x0)])
     edge_y = np.concatenate([np.full_like(t, y0), y0 + (y1 - y0) * t, np.full_like(t, y1), y1 - (y1 - y0) * t])
-    pixels = _map_to_pixel(np.column_stack([edge_x, edge_y]), crs, scene)
+    pixels = _map_to_pixel_edges(np.column_stack([edge_x, edge_y]), crs, scene)
     return np.array([*pixels.min(axis=0), *pixels.max(axis=0)], dtype=np.float64)
 
 
@@ -292,9 +384,11 @@ def prepare_prompts(scene: Scene, points=None, labels=None, boxes=None, crs=None
 
     Args:
         scene: the current :class:`Scene`.
-        points: ``[(x, y), ...]`` or ``None``.
-        labels: one 1/0 per point (``None`` = all foreground). Labels without points are an error.
-        boxes: XYXY ``[(x0, y0, x1, y1), ...]`` or ``None``.
+        points: float (N, 2) ``[(x, y), ...]`` pixel-centre (column, row), or map coordinates with
+            ``crs``; or ``None``.
+        labels: int (N,), one 1/0 per point (``None`` = all foreground). Labels without points are an error.
+        boxes: float (B, 4) XYXY ``[(x0, y0, x1, y1), ...]``: pixel edges (x1/y1 exclusive), or map
+            coordinates with ``crs``; or ``None``.
         crs: ``None`` (pixel coordinates) or the CRS of ``points``/``boxes``.
 
     Raises:

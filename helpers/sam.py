@@ -13,20 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import SegmentationModel
-from .embedding_cache import (
-    Embedding,
-    EmbeddingCache,
-    checkpoint_identity,
-    default_cache,
-    embedding_key,
-)
+from .base import SegmentationModel, pop_backend_options
+from .embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, embedding_key, resolve_cache
 from .masks import Masks
-from .prompts import Prompts, check_image, prepare_prompts
-from .scene import Scene
+from .prompts import Prompts, normalise_mask_input, prepare_prompts
+from .scene import Scene, check_rgb_uint8
 from .weights import ModelSpec, attach_smoke_marker, read_smoke_marker
 
-__all__ = ["SamModel", "build", "write_smoke_checkpoint", "load_sam_state_dict"]
+__all__ = ["SamModel", "build", "make_sam_model", "write_smoke_checkpoint", "load_sam_state_dict"]
 
 LOW_RES = 256  # SAM's low-resolution mask logits are 256x256 (the mask_input size)
 
@@ -96,25 +90,34 @@ def build(spec: ModelSpec, checkpoint: Path | None, device: torch.device | None,
         device: torch device (``None`` = CPU).
         **options: ``half=True`` runs the image encoder in float16 autocast; ``compile=True`` wraps it
             in ``torch.compile``. Both need CUDA (defaults are CPU-safe). ``embedding_cache=`` an
-            :class:`EmbeddingCache` (default: the shared one) or ``False`` to disable caching.
+            :class:`EmbeddingCache`, ``None``/``True`` (the shared one) or ``False`` (no caching).
+
+    Raises:
+        ValueError: not a SAM state dict of ``spec.arch``; unknown or GPU-only options.
     """
     device = torch.device("cpu") if device is None else torch.device(device)
-    half = bool(options.pop("half", False))
-    compile_encoder = bool(options.pop("compile", False))
-    cache = options.pop("embedding_cache", None)
-    if options:
-        raise ValueError(f"unknown option(s) for {spec.name}: {', '.join(sorted(options))}")
-    for flag, value in (("half", half), ("compile", compile_encoder)):
-        if value and device.type != "cuda":
-            raise ValueError(f"{flag}=True needs a CUDA device; this model is on {device.type}")
+    opts = pop_backend_options(options, device, spec.name)
     sam = _empty_sam(spec.arch)
     if checkpoint is not None:
         load_sam_state_dict(sam, checkpoint, spec.arch)
+    return make_sam_model(spec, sam, checkpoint, device, opts)
+
+
+def make_sam_model(spec: ModelSpec, sam, checkpoint: Path | None, device: torch.device, opts: dict) -> SamModel:
+    """A loaded ``Sam`` module -> :class:`SamModel` on ``device`` (shared by SAM and MobileSAM).
+
+    ``opts`` is what :func:`helpers.base.pop_backend_options` returned (``half``, ``compile``,
+    ``embedding_cache``).
+    """
     sam.to(device).eval()
-    if compile_encoder:
+    if opts["compile"]:
         sam.image_encoder = torch.compile(sam.image_encoder)
     smoke = checkpoint is not None and read_smoke_marker(checkpoint) is not None
-    return SamModel(spec.name, sam, device=device, checkpoint=checkpoint, smoke=smoke, half=half, cache=cache)
+    cache = opts["embedding_cache"]
+    return SamModel(
+        spec.name, sam, device=device, checkpoint=checkpoint, smoke=smoke, half=opts["half"],
+        cache=False if cache is None else cache,  # None here means "caching off", not "the default"
+    )  # fmt: skip
 
 
 def write_smoke_checkpoint(spec: ModelSpec, path: Path) -> None:
@@ -133,6 +136,10 @@ class SamModel(SegmentationModel):
         transform: segment-anything's ``ResizeLongestSide`` (long side 1024).
         embedding: the current scene's :class:`helpers.embedding_cache.Embedding`.
         cache: the :class:`EmbeddingCache` used (``None`` when caching is off).
+
+    Args:
+        cache: ``None``/``True`` (the shared :func:`~helpers.embedding_cache.default_cache`), ``False``
+            (no caching) or an :class:`EmbeddingCache`.
     """
 
     def __init__(self, name, sam, device=None, checkpoint=None, smoke=False, half=False, cache=None):
@@ -142,7 +149,7 @@ class SamModel(SegmentationModel):
         self.sam = sam
         self.half = half
         self.transform = ResizeLongestSide(sam.image_encoder.img_size)
-        self.cache: EmbeddingCache | None = default_cache() if cache is None else (cache or None)
+        self.cache: EmbeddingCache | None = resolve_cache(cache)
         self.embedding: Embedding | None = None
 
     # ---- encoding -------------------------------------------------------------------------------
@@ -167,7 +174,7 @@ class SamModel(SegmentationModel):
 
     def embed(self, image: np.ndarray, persist: bool = True) -> Embedding:
         """The :class:`Embedding` of an HxWx3 uint8 RGB image, from the cache when possible."""
-        image = check_image(image)
+        image = check_rgb_uint8(image)
         checkpoint_id = self._checkpoint_id()
         if self.cache is None or checkpoint_id is None:
             start = time.perf_counter()
@@ -206,17 +213,20 @@ class SamModel(SegmentationModel):
         """Masks for prompts on the current scene (never re-encodes).
 
         Args:
-            points: ``[(x, y), ...]``: pixel (column, row) when ``crs`` is ``None``, else map
-                coordinates in ``crs`` (e.g. lon/lat with ``crs="EPSG:4326"``).
-            labels: one per point, 1 = foreground, 0 = background (``None``: all foreground).
-            boxes: XYXY boxes ``[(x0, y0, x1, y1), ...]`` in the same coordinates as ``points``.
+            points: float (N, 2) ``[(x, y), ...]``: pixel-centre (column, row) when ``crs`` is ``None``
+                (``(10, 20)`` is the centre of column 10, row 20), else map coordinates in ``crs``
+                (e.g. lon/lat with ``crs="EPSG:4326"``).
+            labels: int (N,), one per point, 1 = foreground, 0 = background (``None``: all foreground).
+            boxes: float (B, 4) XYXY ``[(x0, y0, x1, y1), ...]``: pixel edges with x1/y1 exclusive (as
+                :attr:`Masks.boxes`) when ``crs`` is ``None``, else map (xmin, ymin, xmax, ymax) in
+                ``crs``. The pixel numbers reach SAM unchanged, as with ``SamPredictor.predict(box=)``.
                 Several boxes are predicted as one batch (the points, if any, apply to every box),
                 returning one mask per box: the highest-scoring of the three candidates when
                 ``multimask`` is true, SAM's single-mask output otherwise.
-            crs: ``None`` or the CRS of the coordinates.
+            crs: ``None`` (pixels) or the CRS of ``points``/``boxes`` (anything pyproj accepts).
             multimask: return SAM's three candidates (best for one ambiguous click).
-            mask_input: low-res logits (1, 256, 256) (or (256, 256), or (B, 256, 256) for B boxes),
-                typically ``previous.logits[i]`` of a previous result, to refine it.
+            mask_input: float low-res logits (1 | B, 256, 256) (or (256, 256)), typically
+                ``previous.logits[[i]]`` of a previous result, to refine it (B: one per box).
 
         Returns:
             :class:`Masks` with masks (N, H, W), scores (SAM's predicted IoU), low-res ``logits``,
@@ -244,18 +254,9 @@ class SamModel(SegmentationModel):
         return result
 
     def _mask_input_tensor(self, mask_input, n_boxes: int) -> torch.Tensor | None:
-        if mask_input is None:
+        array = normalise_mask_input(mask_input, n_boxes, size=LOW_RES)
+        if array is None:
             return None
-        array = np.asarray(mask_input, dtype=np.float32)
-        if array.ndim == 2:
-            array = array[None]
-        if array.ndim != 3 or array.shape[1:] != (LOW_RES, LOW_RES) or array.shape[0] not in (1, n_boxes):
-            raise ValueError(
-                f"mask_input must be low-res logits (1, {LOW_RES}, {LOW_RES}) such as result.logits[[i]], "
-                f"got shape {array.shape}"
-            )
-        if not np.isfinite(array).all():
-            raise ValueError("mask_input contains NaN or infinite values")
         tensor = torch.as_tensor(array, dtype=torch.float, device=self.sam.device)[:, None]  # B x 1 x 256 x 256
         return tensor.expand(n_boxes, -1, -1, -1) if tensor.shape[0] != n_boxes else tensor
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import SegmentationModel
-from .embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, default_cache, embedding_key
+from .base import SegmentationModel, pop_backend_options
+from .embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, embedding_key, resolve_cache
 from .masks import Masks
-from .prompts import prepare_prompts
+from .prompts import normalise_mask_input, prepare_prompts
 from .scene import Scene
 from .weights import ModelSpec, attach_smoke_marker, read_smoke_marker
 
@@ -48,6 +48,7 @@ _HIERA_SIZES = {(12, 96): "hiera_t", (16, 96): "hiera_s", (24, 112): "hiera_b+",
 
 # Keys of the official predictor / generator that users may set through build options / generate().
 _PREDICTOR_OPTIONS = ("mask_threshold", "max_hole_area", "max_sprinkle_area")
+_LOW_RES = 256  # SAM 2's low-resolution mask logits (the mask_input size)
 
 
 # ---- the optional package -------------------------------------------------------------------------
@@ -194,14 +195,6 @@ def write_smoke_checkpoint(spec: ModelSpec, path: Path) -> None:
     torch.save(checkpoint, Path(path))
 
 
-def _gpu_options(device: torch.device, half: bool, compile: bool) -> tuple[bool, bool]:
-    """Check the GPU-only options (same rules as :func:`helpers.sam.build`): both need CUDA."""
-    for flag, value in (("half", half), ("compile", compile)):
-        if value and device.type != "cuda":
-            raise ValueError(f"{flag}=True needs a CUDA device; this model is on {device.type}")
-    return bool(half), bool(compile)
-
-
 def build(
     spec: ModelSpec, checkpoint: Path | None, device: torch.device | None = None, **options
 ) -> Sam2Model:
@@ -216,30 +209,26 @@ def build(
             compile: ``torch.compile`` the image encoder (CUDA only, default ``False``; slow first call).
             mask_threshold, max_hole_area, max_sprinkle_area: ``SAM2ImagePredictor`` settings
                 (hole/sprinkle filling needs sam2's CUDA extension; without it sam2 warns and skips).
-            embedding_cache: ``None`` (the shared cache, memory + disk), ``False`` (no cache) or an
-                :class:`helpers.embedding_cache.EmbeddingCache`.
+            embedding_cache: ``None``/``True`` (the shared cache, memory + disk), ``False`` (no cache) or
+                an :class:`helpers.embedding_cache.EmbeddingCache`.
 
     Raises:
         ModuleNotFoundError: the ``sam2`` package is missing (the message says how to install it).
         ValueError: the checkpoint is not a SAM 2 checkpoint of this size; unknown or GPU-only options.
     """
     device = torch.device(device if device is not None else "cpu")
-    half, compile = _gpu_options(device, options.pop("half", False), options.pop("compile", False))
-    cache = options.pop("embedding_cache", None)
-    unknown = sorted(set(options) - set(_PREDICTOR_OPTIONS))
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) for {spec.name}: {', '.join(unknown)}; "
-            f"use half, compile, embedding_cache, {', '.join(_PREDICTOR_OPTIONS)}"
-        )
-    model = build_architecture(spec, compile=compile)
+    opts = pop_backend_options(options, device, spec.name, passthrough=_PREDICTOR_OPTIONS)
+    model = build_architecture(spec, compile=opts["compile"])
     if checkpoint is not None:
         _load_state_dict(model, read_sam2_state_dict(checkpoint, spec), spec, checkpoint)
     model = model.to(device).eval()
     smoke = checkpoint is not None and read_smoke_marker(checkpoint) is not None
+    cache = opts["embedding_cache"]
     return Sam2Model(
-        spec.name, model, device=device, checkpoint=checkpoint, smoke=smoke, half=half, cache=cache, **options
-    )
+        spec.name, model, device=device, checkpoint=checkpoint, smoke=smoke, half=opts["half"],
+        cache=False if cache is None else cache,  # None here means "caching off", not "the default"
+        **options,
+    )  # fmt: skip
 
 
 # ---- embeddings: three feature levels in one cacheable tensor -------------------------------------
@@ -334,9 +323,7 @@ class Sam2Model(SegmentationModel):
             # sam2's image transform uses torch.jit.script, deprecated in recent torch: not our concern.
             warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
             self.predictor = SAM2ImagePredictor(sam2_model, **predictor_options)
-        self.cache: EmbeddingCache | None = (
-            default_cache() if cache is None or cache is True else (cache or None)
-        )
+        self.cache: EmbeddingCache | None = resolve_cache(cache)
         self.embedding_source: str | None = None
         decoder = sam2_model.sam_mask_decoder
         self._level_channels = [decoder.conv_s0.out_channels, decoder.conv_s1.out_channels]
@@ -376,20 +363,13 @@ class Sam2Model(SegmentationModel):
         else:
             embedding = self.cache.get_or_compute(key, lambda: self._encode(scene.image), device=self.device)
         layouts = embedding.extra.get("layouts")
-        self._install(_unpack_features(embedding.features, self._level_channels, layouts), scene.shape)
+        features = _unpack_features(embedding.features, self._level_channels, layouts)
+        _install_features(self.predictor, features, scene.shape)
         self.embedding_source = embedding.source
         self.timings = {
             "set_image": time.perf_counter() - start,
             "encode": embedding.seconds if embedding.source == "computed" else 0.0,
         }
-
-    def _install(self, features: dict, hw: tuple[int, int]) -> None:
-        """Hand encoded features to the official predictor (the state its ``set_image`` would leave)."""
-        predictor = self.predictor
-        predictor.reset_predictor()
-        predictor._orig_hw = [tuple(hw)]
-        predictor._features = features
-        predictor._is_image_set = True
 
     def image_features(self) -> dict:
         """The current scene's features: ``image_embed`` (1, 256, 64, 64) and two ``high_res_feats``."""
@@ -403,16 +383,19 @@ class Sam2Model(SegmentationModel):
         """Masks for point and/or box prompts on the current scene; never re-encodes.
 
         Args:
-            points: ``[(x, y), ...]`` pixel (column, row) when ``crs`` is ``None``, else map coordinates.
-            labels: one per point, 1 = foreground, 0 = background (``None``: all foreground).
-            boxes: XYXY ``[(x0, y0, x1, y1), ...]`` in the same coordinates as ``points``. Several boxes
-                are predicted as one batch (the points, if any, apply to every box) and give one mask
-                per box: the highest-scoring of the three candidates when ``multimask`` is true, SAM 2's
-                single-mask output otherwise (as :meth:`helpers.sam.SamModel.predict`).
+            points: float (N, 2) ``[(x, y), ...]``: pixel-centre (column, row) when ``crs`` is ``None``
+                (``(10, 20)`` is the centre of column 10, row 20), else map coordinates in ``crs``.
+            labels: int (N,), one per point, 1 = foreground, 0 = background (``None``: all foreground).
+            boxes: float (B, 4) XYXY ``[(x0, y0, x1, y1), ...]``: pixel edges with x1/y1 exclusive (as
+                :attr:`Masks.boxes`) when ``crs`` is ``None``, else map (xmin, ymin, xmax, ymax) in
+                ``crs``. The pixel numbers reach SAM 2 unchanged, as with ``SAM2ImagePredictor.predict``.
+                Several boxes are predicted as one batch (the points, if any, apply to every box) and
+                give one mask per box: the highest-scoring of the three candidates when ``multimask``
+                is true, SAM 2's single-mask output otherwise (as :meth:`helpers.sam.SamModel.predict`).
             crs: ``None`` for pixels, or the CRS of ``points``/``boxes`` (e.g. ``"EPSG:4326"``).
             multimask: return SAM 2's three candidates (best for one ambiguous click).
-            mask_input: low-resolution logits (256, 256) or (1, 256, 256) from a previous
-                ``Masks.logits[[i]]`` to refine that mask ((B, 256, 256) for B boxes).
+            mask_input: float low-resolution logits (1 | B, 256, 256) (or (256, 256)) from a previous
+                ``Masks.logits[[i]]`` to refine that mask (B: one per box).
 
         Returns:
             :class:`Masks` with bool masks (N, H, W), predicted-IoU scores and logits (N, 256, 256).
@@ -421,7 +404,7 @@ class Sam2Model(SegmentationModel):
         prompts = prepare_prompts(scene, points=points, labels=labels, boxes=boxes, crs=crs)
         n_boxes = 1 if prompts.boxes is None else len(prompts.boxes)
         coords, point_labels = prompts.points, prompts.labels
-        logits_in = _check_mask_input(mask_input, n_boxes)
+        logits_in = normalise_mask_input(mask_input, n_boxes, size=_LOW_RES)
         if n_boxes > 1:  # SAM2ImagePredictor's batch form: one row of points and one mask input per box
             if coords is not None:
                 coords, point_labels = (
@@ -532,14 +515,25 @@ def _reuse_full_image_features(predictor, scene: Scene, features: dict) -> None:
 
     def set_image(crop: np.ndarray) -> None:
         if crop.shape == scene.image.shape and np.may_share_memory(crop, scene.image):
-            predictor.reset_predictor()
-            predictor._orig_hw = [tuple(scene.shape)]
-            predictor._features = features
-            predictor._is_image_set = True
+            _install_features(predictor, features, scene.shape)
         else:
             encode(crop)
 
     predictor.set_image = set_image
+
+
+def _install_features(predictor, features: dict, hw: tuple[int, int]) -> None:
+    """Hand encoded features to an official ``SAM2ImagePredictor``: the state its ``set_image`` leaves.
+
+    Args:
+        predictor: a ``sam2.sam2_image_predictor.SAM2ImagePredictor``.
+        features: ``{"image_embed": (1, 256, 64, 64), "high_res_feats": [...]}`` of the image.
+        hw: the image's (H, W).
+    """
+    predictor.reset_predictor()
+    predictor._orig_hw = [tuple(hw)]
+    predictor._features = features
+    predictor._is_image_set = True
 
 
 def _one_row_per_box(masks, scores, logits, n_boxes: int, best_only: bool):
@@ -562,20 +556,3 @@ def _one_row_per_box(masks, scores, logits, n_boxes: int, best_only: bool):
         scores.reshape(-1),
         logits.reshape(-1, *logits.shape[-2:]),
     )
-
-
-def _check_mask_input(mask_input, n_boxes: int = 1) -> np.ndarray | None:
-    """Low-res logits (256, 256), (1, 256, 256) or (B, 256, 256) -> float32 (1 or B, 256, 256), or ``None``."""
-    if mask_input is None:
-        return None
-    array = np.asarray(mask_input, dtype=np.float32)
-    if array.ndim == 2:
-        array = array[None]
-    if array.ndim != 3 or array.shape[1:] != (256, 256) or array.shape[0] not in (1, n_boxes):
-        raise ValueError(
-            "mask_input must be low-res logits of shape (1, 256, 256) such as result.logits[[i]] "
-            f"(or one per box), got shape {array.shape}"
-        )
-    if not np.isfinite(array).all():
-        raise ValueError("mask_input contains NaN or infinite values")
-    return array

@@ -45,3 +45,39 @@ def test_unsupported_modes_say_so():
     model = Everything("x").set_image(np.zeros((4, 6, 3), np.uint8))
     with pytest.raises(NotImplementedError, match="prompted prediction"):
         model.predict(points=[(1, 1)])
+
+
+# ---- build options shared by the backends ---------------------------------------------------------------
+def test_pop_backend_options_resolves_and_leaves_the_backend_its_own(tmp_path):
+    from helpers.base import pop_backend_options
+    from helpers.embedding_cache import EmbeddingCache, default_cache
+
+    options = {"embedding_cache": True, "mask_threshold": 0.5}
+    resolved = pop_backend_options(options, None, "m", passthrough=("mask_threshold",))
+    assert resolved == {"half": False, "compile": False, "embedding_cache": default_cache()}
+    assert options == {"mask_threshold": 0.5}  # the backend's own option is left for it
+    own = EmbeddingCache(tmp_path)
+    assert pop_backend_options({"embedding_cache": own}, "cpu", "m")["embedding_cache"] is own
+    assert pop_backend_options({"embedding_cache": False}, "cpu", "m")["embedding_cache"] is None
+    assert pop_backend_options({"half": True}, "cuda:0", "m", gpu_only=("half",), embedding_cache=False) == {
+        "half": True
+    }
+
+
+@pytest.mark.parametrize(
+    "options, kwargs, error, message",
+    [
+        ({"half": True}, {}, ValueError, "half=True needs a CUDA device; this model is on cpu"),
+        ({"compile": 1}, {}, ValueError, "compile=True needs a CUDA device"),
+        ({"halve": True}, {}, ValueError, "unknown option\\(s\\) for m: halve; valid: half, compile, embedding_cache"),
+        ({"embedding_cache": 1}, {"gpu_only": ("half",), "embedding_cache": False}, ValueError,
+         "unknown option.*valid: half$"),
+        ({"embedding_cache": "yes"}, {}, TypeError, "embedding_cache must be None, True, False or an EmbeddingCache"),
+    ],
+)
+def test_pop_backend_options_refuses_in_one_line(options, kwargs, error, message):
+    from helpers.base import pop_backend_options
+
+    with pytest.raises(error, match=message) as info:
+        pop_backend_options(dict(options), None, "m", **kwargs)
+    assert "\n" not in str(info.value)

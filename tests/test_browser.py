@@ -22,7 +22,6 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-from test_sam import sample_image, smoke_weights_path
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,12 +145,12 @@ def jupyterlab(tmp_path):
         log.close()
 
 
-def test_click_on_picker_reaches_kernel_at_the_right_pixel(jupyterlab):
+def test_click_on_picker_reaches_kernel_at_the_right_pixel(jupyterlab, smoke_weights, sample_image):
     from playwright.sync_api import sync_playwright
 
     root, home = jupyterlab["root"], jupyterlab["home"]
     image = sample_image()
-    weights = smoke_weights_path()
+    weights = smoke_weights("sam_vit_b")
     _prefill_embedding(home, weights, image)
     np.save(root / "scene.npy", image)
     log_path = root / "picker_log.json"

@@ -80,6 +80,51 @@ def test_predict_with_box_keeps_segments_mostly_inside(model):
     assert result.masks[0][:, :64].sum() > result.masks[0][:, 64:].sum()
 
 
+def _one_segment_per_pixel(scene) -> ConventionalModel:
+    """A conventional model whose every pixel is its own segment: a mask shows exactly the pixels chosen."""
+    model = ConventionalModel().set_image(scene)
+    segments = np.arange(1, scene.height * scene.width + 1, dtype=np.int32).reshape(scene.shape)
+    model.labels = lambda **params: segments
+    return model
+
+
+def test_map_click_on_a_pixel_centre_selects_that_pixel(water):
+    from helpers.prompts import to_map_points
+
+    model = _one_segment_per_pixel(water[0])  # EPSG:32618: lon/lat clicks come back a few ULPs off
+    scene = model.scene
+    wanted = np.array([(c, r) for c in range(1, scene.width, 9) for r in range(2, scene.height, 11)], float)
+    lonlat = to_map_points(wanted, scene, crs="EPSG:4326")
+    computed = []
+    for (col, row), click in zip(wanted.astype(int), lonlat, strict=True):
+        result = model.predict(points=[click], crs="EPSG:4326")
+        computed.append(result.prompts["points"][0])
+        assert result.masks[0].sum() == 1 and result.masks[0][row, col], (col, row)
+    assert (np.array(computed) < wanted).any()  # cases where truncation would pick the pixel before
+
+
+def test_map_box_of_a_pixel_footprint_selects_exactly_those_pixels(water):
+    from rasterio.transform import from_origin
+
+    from helpers.scene import Scene
+
+    # a lon/lat grid: inverting its affine leaves float noise on the box edges, on either side
+    scene = Scene(water[0].image, crs="EPSG:4326", transform=from_origin(-112.60, 41.30, 0.0005, 0.0004))
+    model = _one_segment_per_pixel(scene)
+    noisy = 0
+    for x0, y0 in [(0, 0), (0, 15), (31, 40), (60, 90), (123, 124)]:
+        x1, y1 = x0 + 5, y0 + 4
+        (left, top), (right, bottom) = scene.transform @ (x0, y0), scene.transform @ (x1, y1)
+        result = model.predict(boxes=[(left, bottom, right, top)], crs="EPSG:4326")
+        px0, py0, px1, py1 = result.prompts["boxes"][0]
+        noisy += px0 < x0 or py0 < y0 or px1 > x1 or py1 > y1  # floor/ceil would add a row or column
+        expected = np.zeros(scene.shape, bool)
+        expected[y0:y1, x0:x1] = True
+        np.testing.assert_array_equal(result.masks[0], expected)
+        np.testing.assert_array_equal(model.predict(boxes=[(x0, y0, x1, y1)]).masks[0], expected)  # in pixels
+    assert noisy
+
+
 @pytest.mark.parametrize(
     "params, message",
     [({"method": "kmeans"}, "unknown method"), ({"method": "slic", "scales": 3}, "unknown parameter"), ({"max_masks": 0}, "max_masks")],

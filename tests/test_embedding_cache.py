@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_sam import sample_image, smoke_weights_path
 
 from helpers.embedding_cache import (
     Embedding,
     EmbeddingCache,
     checkpoint_identity,
+    default_cache,
     embedding_dir,
     embedding_key,
     image_digest,
+    resolve_cache,
 )
 from helpers.models import load_model
 
@@ -30,7 +31,7 @@ def _embedding(value: float) -> Embedding:
 
 
 # ---- keys -----------------------------------------------------------------------------------------
-def test_image_digest_follows_content_not_identity():
+def test_image_digest_follows_content_not_identity(sample_image):
     image = sample_image()
     assert image_digest(image) == image_digest(image.copy())
     changed = image.copy()
@@ -40,7 +41,7 @@ def test_image_digest_follows_content_not_identity():
     assert image_digest(image.reshape(128, 96, 3)) != image_digest(image)
 
 
-def test_key_depends_on_model_checkpoint_and_variant():
+def test_key_depends_on_model_checkpoint_and_variant(sample_image):
     image = sample_image()
     base = embedding_key(image, "sam_vit_b", "ckpt-a", "cpu|fp32")
     assert base == embedding_key(image.copy(), "sam_vit_b", "ckpt-a", "cpu|fp32")
@@ -70,8 +71,44 @@ def test_memory_lru_and_disk_roundtrip(tmp_path):
     assert hit.source == "disk" and torch.equal(hit.features, _embedding(0.0).features)
     assert hit.input_size == (768, 1024) and hit.original_size == (96, 128)
     assert cache.get("key2").source == "memory"
-    assert not list(tmp_path.rglob("*.tmp"))  # atomic writes leave no temporary files
+    assert not list(tmp_path.rglob(".*tmp*"))  # atomic writes leave no temporary files
     assert cache.stats == {"computed": 3, "memory": 1, "disk": 1}
+    assert "key0" in cache and "key2" in cache and "key9" not in cache
+
+
+def test_extra_is_saved_with_the_features(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    embedding = _embedding(1.0)
+    embedding.extra = {"layouts": ["contiguous", "channels_last"]}
+    cache.get_or_compute("k", lambda: embedding)
+    cache.clear_memory()
+    assert cache.get("k").extra == {"layouts": ["contiguous", "channels_last"]}
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("PytorchStreamWriter failed writing file"), OSError(28, "No space")])
+def test_a_failing_disk_warns_once_and_predictions_go_on(tmp_path, monkeypatch, failure):
+    def full_disk(payload, path):
+        Path(path).write_bytes(b"partial")  # a half-written temporary file ...
+        raise failure
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    cache = EmbeddingCache(tmp_path)
+    with pytest.warns(RuntimeWarning, match="embedding cache: cannot write to .*continuing without the disk copy"):
+        first = cache.get_or_compute("a", lambda: _embedding(1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ... warned about once, not on every image
+        second = cache.get_or_compute("b", lambda: _embedding(2.0))
+    assert first.source == second.source == "computed" and float(second.features[0, 0, 0, 0]) == 2.0
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # ... and removed
+    assert cache.get("a").source == "memory"
+
+
+def test_resolve_cache(tmp_path):
+    own = EmbeddingCache(tmp_path)
+    assert resolve_cache(None) is resolve_cache(True) is default_cache()
+    assert resolve_cache(False) is None and resolve_cache(own) is own
+    with pytest.raises(TypeError, match="embedding_cache must be None, True, False or an EmbeddingCache, got str"):
+        resolve_cache("disk")
 
 
 def test_corrupt_file_is_recomputed(tmp_path):
@@ -86,6 +123,7 @@ def test_corrupt_file_is_recomputed(tmp_path):
 def test_disk_store_can_be_disabled(tmp_path, monkeypatch):
     monkeypatch.setenv("SAMRS_HOME", str(tmp_path))
     assert embedding_dir() == tmp_path / "embeddings"
+    assert EmbeddingCache().directory == tmp_path / "embeddings"  # resolved at use
     cache = EmbeddingCache(False)
     cache.get_or_compute("k", lambda: _embedding(1.0))
     assert cache.path_for("k") is None and not any(tmp_path.rglob("*.pt"))
@@ -107,10 +145,10 @@ class CountingEncoder(torch.nn.Module):
 
 
 @pytest.fixture(scope="module")
-def stub_sam_model():
+def stub_sam_model(smoke_weights):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = load_model("sam_vit_b", weights=smoke_weights_path(), device="cpu", embedding_cache=False)
+        model = load_model("sam_vit_b", weights=smoke_weights("sam_vit_b"), device="cpu", embedding_cache=False)
     model.sam.image_encoder = CountingEncoder()
     return model
 
@@ -121,7 +159,7 @@ def _model_with_cache(stub_sam_model, cache):
     return SamModel(stub_sam_model.name, stub_sam_model.sam, checkpoint=stub_sam_model.checkpoint, cache=cache)
 
 
-def test_second_model_loads_from_disk_without_encoding(stub_sam_model, tmp_path):
+def test_second_model_loads_from_disk_without_encoding(stub_sam_model, sample_image, tmp_path):
     encoder = stub_sam_model.sam.image_encoder
     first = _model_with_cache(stub_sam_model, EmbeddingCache(tmp_path))
     first.set_image(sample_image())
@@ -147,22 +185,22 @@ NEW_KERNEL = """
 import json, sys, warnings
 import numpy as np
 from helpers.models import load_model
-from test_sam import sample_image
 warnings.simplefilter("ignore")
 model = load_model("sam_vit_b", weights=sys.argv[1], device="cpu")
 model.sam.image_encoder = None  # any attempt to encode now fails loudly
-model.set_image(sample_image())
+model.set_image(np.load(sys.argv[2]))
 print(json.dumps({"source": model.embedding.source, "sum": float(model.features.double().sum())}))
 """
 
 
-def test_new_process_loads_embedding_from_disk(stub_sam_model, tmp_path):
+def test_new_process_loads_embedding_from_disk(stub_sam_model, sample_image, tmp_path):
     home = tmp_path / "home"
     first = _model_with_cache(stub_sam_model, EmbeddingCache(home / "embeddings"))
     first.set_image(sample_image())
-    env = dict(os.environ, SAMRS_HOME=str(home), PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'tests'}")
+    np.save(tmp_path / "image.npy", sample_image())
+    env = dict(os.environ, SAMRS_HOME=str(home), PYTHONPATH=str(ROOT))
     done = subprocess.run(
-        [sys.executable, "-c", NEW_KERNEL, str(stub_sam_model.checkpoint)],
+        [sys.executable, "-c", NEW_KERNEL, str(stub_sam_model.checkpoint), str(tmp_path / "image.npy")],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -24,8 +24,8 @@ SETTINGS = {"imgsz": IMGSZ, "conf": 0.4, "iou": 0.9, "retina_masks": True, "max_
 
 
 @pytest.fixture(scope="session")
-def smoke_path(tmp_path_factory):
-    return helpers.write_smoke_weights("fastsam_s", tmp_path_factory.mktemp("fastsam") / "fastsam_s_smoke.pt")
+def smoke_path(smoke_weights):
+    return smoke_weights("fastsam_s")
 
 
 @pytest.fixture(scope="session")
@@ -140,8 +140,9 @@ def test_background_points_only_equal_ultralytics(model, everything, direct):
 
 def test_boxes_equal_ultralytics(model, everything, direct, scene):
     picks = [len(everything) // 2, len(everything) - 1]
-    # Masks.boxes end one past the last pixel; keep the prompt on the scene (helpers.prompts checks it).
-    boxes = np.minimum(everything.boxes[picks], [scene.width - 1, scene.height - 1] * 2).astype(int)
+    # Masks.boxes are pixel edges (x1/y1 one past the last pixel), the convention of the box prompts and
+    # of ultralytics' own box selection (it slices masks[y0:y1, x0:x1]).
+    boxes = everything.boxes[picks].astype(int)
     masks, scores = direct(bboxes=boxes.tolist())
     per_box = model.predict(boxes=boxes)  # default for boxes: one mask per box, in box order
     assert len(per_box) == len(boxes) and per_box.prompt_type == "boxes"
@@ -213,6 +214,20 @@ def test_generate_settings_change_the_result(smoke_path, scene, everything):
 
 
 # ---- bad input ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"half": True}, "half=True needs a CUDA device"),
+        ({"compile": True}, "unknown option.*compile; valid: half, clip_weights, imgsz, conf"),
+        ({"embedding_cache": False}, "unknown option.*embedding_cache; valid: half"),
+    ],
+)
+def test_gpu_only_and_unknown_build_options_are_refused(smoke_path, options, message):
+    with pytest.raises(ValueError, match=message) as info:
+        helpers.load_model("fastsam_s", weights=smoke_path, device="cpu", **options)
+    assert "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -8,7 +8,6 @@ decoder must agree with segment-anything's on the same embedding.
 """
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ from helpers.data import make_synthetic_scene
 from helpers.embedding_cache import EmbeddingCache
 from helpers.masks import SMOKE_BANNER
 from helpers.mobile_sam import build, build_architecture
-from helpers.models import UntrainedWeightsWarning, ensure_smoke_weights, load_model
+from helpers.models import UntrainedWeightsWarning, load_model
 from helpers.prompts import to_map_points
 from helpers.sam import SamModel
 from helpers.weights import get_spec
@@ -32,14 +31,9 @@ LABELS = np.array([1, 0])
 BOX = np.array([20.0, 10.0, 100.0, 80.0])
 
 
-def smoke_weights_path(name: str = NAME) -> Path:
-    """Smoke weights under $SAMRS_HOME/smoke, shared with notebooks and benchmarks; written once."""
-    return ensure_smoke_weights(name)
-
-
 @pytest.fixture(scope="module")
-def weights():
-    return smoke_weights_path()
+def weights(smoke_weights):
+    return smoke_weights(NAME)
 
 
 @pytest.fixture(scope="module")
@@ -116,15 +110,8 @@ def test_smoke_model_announces_itself(model):
         (b"not a checkpoint", "is not a readable SAM checkpoint"),
     ],
 )
-def test_files_that_are_not_mobile_sam_checkpoints_are_refused(tmp_path, content, message):
-    path = tmp_path / "mobile_sam.pt"
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        torch.save(content, path)
-    with pytest.raises(ValueError, match=message) as info:
-        load_model(NAME, weights=path, device="cpu")
-    assert "\n" not in str(info.value)
+def test_files_that_are_not_mobile_sam_checkpoints_are_refused(assert_weights_refused, content, message):
+    assert_weights_refused(NAME, content, message, filename="mobile_sam.pt")
 
 
 @pytest.mark.parametrize(
@@ -132,7 +119,7 @@ def test_files_that_are_not_mobile_sam_checkpoints_are_refused(tmp_path, content
     [
         ({"half": True}, "half=True needs a CUDA device"),
         ({"compile": True}, "compile=True needs a CUDA"),
-        ({"fp16": 1}, "unknown option"),
+        ({"fp16": 1}, "unknown option.*fp16; valid: half, compile, embedding_cache"),
     ],
 )
 def test_gpu_only_and_unknown_options_are_refused(options, message):

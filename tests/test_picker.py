@@ -7,7 +7,6 @@ import pytest
 import torch
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
-from test_sam import sample_image, smoke_weights_path
 
 from helpers.base import SegmentationModel
 from helpers.picker import MapPicker, PointPicker, PromptSession, event_to_pixel
@@ -39,15 +38,15 @@ class DiskModel(SegmentationModel):
                 disk = (cols - x) ** 2 + (rows - y) ** 2 <= radius**2
                 mask = mask | disk if lab == 1 else mask & ~disk
             if boxes is not None:
-                x0, y0, x1, y1 = boxes[0]
-                mask |= (cols >= x0) & (cols <= x1) & (rows >= y0) & (rows <= y1)
+                x0, y0, x1, y1 = boxes[0]  # pixel edges, x1/y1 exclusive
+                mask |= (cols >= x0) & (cols < x1) & (rows >= y0) & (rows < y1)
             masks.append(mask)
         scores = np.array([0.5, 0.9, 0.7][: len(masks)])
         return self._result(np.stack(masks), scores, logits=np.zeros((len(masks), 256, 256), np.float32))
 
 
 @pytest.fixture
-def model():
+def model(sample_image):
     disks = DiskModel()
     disks.set_image(Scene(image=sample_image(), crs=CRS.from_epsg(4326), transform=TRANSFORM))
     return disks
@@ -164,9 +163,11 @@ def test_clicks_drags_and_modifiers_through_the_handler(model):
     picker.handle_event(_mouse("mousedown", 10, 10))
     picker.handle_event(_mouse("mouseup", 10, 10))
     assert picker.labels[-1] == 0
-    picker.handle_event(_mouse("mousedown", 50, 200))  # drag: a box
+    picker.handle_event(_mouse("mousedown", 50, 200))  # drag: a box from pixel (20, 80) to pixel (10, 60)
     picker.handle_event(_mouse("mouseup", 25, 150))
-    assert picker.box == (10.0, 60.0, 20.0, 80.0)
+    assert picker.box == (10.0, 60.0, 21.0, 81.0)  # pixel edges: both end pixels are inside
+    box_mask = picker.candidates.masks[0] & ~model.predict(points=picker.points, labels=picker.labels).masks[0]
+    assert box_mask[60:81, 10:21].any() and not box_mask[:, 21:].any() and not box_mask[81:].any()
     assert len(picker.points) == 4
     # candidates offered with their scores; choosing one in the widget selects it
     assert [label for label, _ in picker.candidate_buttons.options] == ["#0 · 0.500", "#1 · 0.900", "#2 · 0.700"]
@@ -191,12 +192,28 @@ def test_user_errors_go_to_the_status_line(model):
     assert "nothing to keep" in picker.status.value
 
 
+def test_add_box_takes_edges_and_add_box_from_pixels_inclusive_indices(model):
+    picker = PromptSession(model)
+    picker.add_box(10, 20, 12, 21)
+    assert picker.box == (10.0, 20.0, 12.0, 21.0)
+    picker.add_box_from_pixels(11, 20, 10, 20)  # pixels (10, 20) and (11, 20), corners in any order
+    assert picker.box == (10.0, 20.0, 12.0, 21.0)
+    assert picker.candidates.masks[0][20, 10:12].all() and picker.candidates.masks[0].sum() == 2
+    footprint = [model.scene.transform @ corner for corner in ((10, 20), (12, 21))]  # the same pixels on the map
+    (x0, y0), (x1, y1) = footprint
+    picker.add_box(x0, y0, x1, y1, crs="EPSG:4326")
+    assert picker.box == pytest.approx((10.0, 20.0, 12.0, 21.0), abs=1e-6)
+
+
 # ---- the map picker -------------------------------------------------------------------------------------
 class StubMap:
     """Just what MapPicker uses of a leafmap.Map (no tile server needed)."""
 
     def __init__(self):
-        self.layers, self.handlers = [], []
+        self.layers, self.handlers, self.controls = [], [], []
+
+    def add_control(self, control):
+        self.controls.append(control)
 
     def on_interaction(self, handler):
         self.handlers.append(handler)
@@ -222,8 +239,17 @@ def test_map_picker_clicks_become_lonlat_prompts_and_masks_vector_layers(model):
     ring = np.array(feature["geometry"]["coordinates"][0] if feature["geometry"]["type"] == "Polygon"
                     else feature["geometry"]["coordinates"][0][0])
     assert ring[:, 0].min() <= lon <= ring[:, 0].max() and ring[:, 1].min() <= lat <= ring[:, 1].max()
+    assert "1 point(s)" in picker.status.value and picker.status in [c.widget for c in stub.controls]
     picker.undo()
     assert stub.layers == []
+
+
+def test_map_picker_shows_a_click_outside_the_scene_in_its_status(model):
+    stub = StubMap()
+    picker = MapPicker(model, model.scene, map=stub)
+    lon, lat = to_map_points([(W + 40, 10)], model.scene, crs="EPSG:4326")[0]
+    stub.handlers[0](type="click", coordinates=[lat, lon])  # must not raise inside the map callback
+    assert "outside the scene" in picker.status.value and picker.points == []
 
 
 # ---- with SAM itself ------------------------------------------------------------------------------------
@@ -234,13 +260,13 @@ class ConstantEncoder(torch.nn.Module):
         return torch.linspace(-1, 1, 256 * 64 * 64).reshape(1, 256, 64, 64)
 
 
-def test_picker_drives_sam(tmp_path):
+def test_picker_drives_sam(tmp_path, smoke_weights, sample_image):
     from helpers.embedding_cache import EmbeddingCache
     from helpers.models import load_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sam = load_model("sam_vit_b", weights=smoke_weights_path(), device="cpu",
+        sam = load_model("sam_vit_b", weights=smoke_weights("sam_vit_b"), device="cpu",
                          embedding_cache=EmbeddingCache(tmp_path))
     sam.sam.image_encoder = ConstantEncoder()  # the decoder is real; the 10 s ViT is not needed here
     picker = PointPicker(sam, image=sample_image(), refine=True)

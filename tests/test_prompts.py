@@ -7,9 +7,12 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
 from helpers.prompts import (
+    box_window,
     normalise_boxes,
     normalise_labels,
+    normalise_mask_input,
     normalise_points,
+    pixel_indices,
     prepare_prompts,
     to_map_points,
     to_pixel_boxes,
@@ -61,14 +64,61 @@ def test_map_points_land_on_the_same_pixel(scene_crs, prompt_crs):
 
 
 @pytest.mark.parametrize("scene_crs", sorted(GEO_SCENES))
-def test_map_boxes_land_on_the_same_pixels(scene_crs):
+@pytest.mark.parametrize("pixel_box", [(10, 20, 60, 70), (11, 12, 12, 13), (0, 0, W, H)])
+def test_map_box_of_a_pixel_footprint_is_that_footprint(scene_crs, pixel_box):
+    """Box corners are pixel edges: the map footprint of pixels 10..59 x 20..69 is the box (10, 20, 60, 70)."""
     transform = GEO_SCENES[scene_crs]
     scene = _scene(scene_crs, transform)
-    pixel_box = np.array([[10.0, 20.0, 60.0, 70.0]])
-    corners = np.array([[10.0, 20.0], [60.0, 70.0]])
-    x, y = _affine(transform, corners[:, 0] + 0.5, corners[:, 1] + 0.5)
+    x, y = _affine(transform, [pixel_box[0], pixel_box[2]], [pixel_box[1], pixel_box[3]])
     map_box = [[min(x), min(y), max(x), max(y)]]
-    np.testing.assert_allclose(to_pixel_boxes(map_box, scene_crs, scene), pixel_box, atol=1e-6)
+    pixels = to_pixel_boxes(map_box, scene_crs, scene)
+    np.testing.assert_allclose(pixels, [pixel_box], atol=1e-6)
+    rows, cols = box_window(pixels[0], (H, W))
+    assert (cols.start, rows.start, cols.stop, rows.stop) == pixel_box  # exactly those pixels
+
+
+def test_box_window_rounds_edges_to_the_nearest_pixel_edge():
+    assert box_window([10, 20, 12, 21], (H, W)) == (slice(20, 21), slice(10, 12))
+    assert box_window([9.9999999, 19.9999999, 12.0000001, 21.0000001], (H, W)) == (slice(20, 21), slice(10, 12))
+    assert box_window([-3, -3, W + 3, H + 3], (H, W)) == (slice(0, H), slice(0, W))
+
+
+def test_pixel_indices_round_to_the_nearest_pixel_centre():
+    points = [(10.9999, 3.0), (11.49, 2.51), (-0.5, -0.4), (W - 0.5, H - 0.5), (0.4999, 7.5)]
+    rows, cols = pixel_indices(points, (H, W, 3))
+    assert cols.tolist() == [11, 11, 0, W - 1, 0] and rows.tolist() == [3, 3, 0, H - 1, 8]
+    assert rows.dtype == cols.dtype == np.int64
+
+
+def test_map_click_on_a_pixel_centre_hits_that_pixel():
+    """A lon/lat click on a pixel centre reprojects to a few ULPs off the index, on either side."""
+    scene = _scene("EPSG:32618", GEO_SCENES["EPSG:32618"])
+    wanted = np.array([(c, r) for c in range(0, W, 3) for r in range(0, H, 7)], float)
+    pixels = to_pixel_points(to_map_points(wanted, scene, crs="EPSG:4326"), "EPSG:4326", scene)
+    assert (pixels < wanted).any()  # truncation (astype(int)) would land one pixel too far left/up
+    rows, cols = pixel_indices(pixels, scene.shape)
+    np.testing.assert_array_equal(np.column_stack([cols, rows]), wanted)
+
+
+@pytest.mark.parametrize("shape", [(256, 256), (1, 256, 256), (3, 256, 256)])
+def test_normalise_mask_input_shapes(shape):
+    array = normalise_mask_input(np.ones(shape, np.float64), n_boxes=3)
+    assert array.dtype == np.float32 and array.shape == (shape[0] if len(shape) == 3 else 1, 256, 256)
+    assert normalise_mask_input(None, 3) is None
+
+
+@pytest.mark.parametrize(
+    "value, n_boxes, message",
+    [
+        (np.zeros((96, 128)), 1, r"mask_input must be low-res logits \(1, 256, 256\)"),
+        (np.zeros((2, 256, 256)), 3, r"or one per box, \(3, 256, 256\)\), got shape \(2, 256, 256\)"),
+        (np.full((1, 256, 256), np.nan), 1, "NaN or infinite"),
+    ],
+)
+def test_normalise_mask_input_errors(value, n_boxes, message):
+    with pytest.raises(ValueError, match=message) as info:
+        normalise_mask_input(value, n_boxes)
+    assert "\n" not in str(info.value)
 
 
 def test_lonlat_box_over_utm_scene_covers_its_reprojected_extent():
@@ -76,9 +126,10 @@ def test_lonlat_box_over_utm_scene_covers_its_reprojected_extent():
     lonlat = to_map_points([(20, 20), (100, 80)], scene, crs="EPSG:4326")
     box = [lonlat[:, 0].min(), lonlat[:, 1].min(), lonlat[:, 0].max(), lonlat[:, 1].max()]
     pixels = to_pixel_boxes(box, "EPSG:4326", scene)[0]
-    # a lon/lat rectangle is slightly rotated in UTM: its envelope contains both corner pixels
-    assert pixels[0] <= 20 + 1e-6 and pixels[1] <= 20 + 1e-6
-    assert pixels[2] >= 100 - 1e-6 and pixels[3] >= 80 - 1e-6
+    # a lon/lat rectangle is slightly rotated in UTM: its envelope (pixel edges) contains both corner
+    # pixel centres, which are at edge coordinates (20.5, 20.5) and (100.5, 80.5)
+    assert pixels[0] <= 20.5 + 1e-6 and pixels[1] <= 20.5 + 1e-6
+    assert pixels[2] >= 100.5 - 1e-6 and pixels[3] >= 80.5 - 1e-6
 
 
 def test_pixel_prompts_pass_through_unchanged():
@@ -177,5 +228,7 @@ def test_box_may_end_on_the_scene_edge_like_masks_boxes():
     mask[4:, 15:] = True  # touches the right and bottom edges
     box = Masks(mask, [1.0]).boxes
     assert to_pixel_boxes(box, None, scene).tolist() == [[15.0, 4.0, 20.0, 10.0]]
-    with pytest.raises(ValueError, match="outside the scene"):
-        to_pixel_boxes([[0, 0, 20.5, 10]], None, scene)
+    assert to_pixel_boxes([[-1e-9, 0, 20 + 1e-9, 10]], None, scene).tolist() == [[0, 0, 20, 10]]  # float noise
+    for outside in ([0, 0, 20.5, 10], [-0.25, 0, 5, 5], [0, -0.25, 5, 5]):
+        with pytest.raises(ValueError, match="outside the scene.*box edges run x 0..20, y 0..10"):
+            to_pixel_boxes([outside], None, scene)

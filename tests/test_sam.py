@@ -9,7 +9,6 @@ import sys
 import types
 import warnings
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +17,8 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 from segment_anything import SamPredictor, sam_model_registry
 
-from helpers.embedding_cache import EmbeddingCache
-from helpers.models import ensure_smoke_weights, load_model
+from helpers.embedding_cache import EmbeddingCache, default_cache
+from helpers.models import load_model
 from helpers.sam import SamModel
 from helpers.scene import Scene
 from helpers.weights import get_spec, read_smoke_marker
@@ -30,29 +29,13 @@ LABELS = np.array([1, 0])
 BOX = np.array([20, 10, 100, 80])
 
 
-def smoke_weights_path(name: str = "sam_vit_b") -> Path:
-    """Smoke weights under $SAMRS_HOME/smoke, shared with notebooks and benchmarks; written once."""
-    return ensure_smoke_weights(name)
-
-
-def sample_image() -> np.ndarray:
-    """A 96x128 RGB image with a few flat shapes (content matters little with random weights)."""
-    image = np.full((H, W, 3), (70, 90, 60), np.uint8)
-    image[10:50, 15:60] = (200, 180, 150)
-    rows, cols = np.ogrid[:H, :W]
-    image[(rows - 65) ** 2 + (cols - 95) ** 2 < 18**2] = (30, 60, 160)
-    return image
-
-
+@pytest.fixture(scope="session")
+def weights(smoke_weights):
+    return smoke_weights("sam_vit_b")
 
 
 @pytest.fixture(scope="session")
-def weights():
-    return smoke_weights_path()
-
-
-@pytest.fixture(scope="session")
-def model(weights, tmp_path_factory):
+def model(weights, sample_image, tmp_path_factory):
     # A private cache folder: this session really encodes once, whatever earlier runs left on disk.
     cache = EmbeddingCache(tmp_path_factory.mktemp("embeddings"))
     with warnings.catch_warnings():
@@ -91,38 +74,42 @@ def test_smoke_checkpoint_is_a_real_sam_state_dict(weights, model):
         assert torch.equal(value, ours[key]), key
 
 
-def test_wrong_architecture_is_refused(tmp_path):
-    fake_vit_l = tmp_path / "sam_vit_l.pth"
-    torch.save({"image_encoder.pos_embed": torch.zeros(1, 2, 2, 1024)}, fake_vit_l)
-    with pytest.raises(ValueError, match="holds SAM vit_l weights, not vit_b; load it as sam_vit_l"):
-        load_model("sam_vit_b", weights=fake_vit_l, device="cpu")
-
-
 @pytest.mark.parametrize(
     "content, message",
     [
+        ({"image_encoder.pos_embed": torch.zeros(1, 2, 2, 1024)}, "holds SAM vit_l weights, not vit_b; load it as sam_vit_l"),
         ({"model": {"a": 1}}, "is not a SAM state dict"),
         ({"mask_decoder.foo": torch.zeros(1)}, "is not a SAM vit_b state dict"),
         (b"not a checkpoint", "is not a readable SAM checkpoint"),
     ],
 )
-def test_non_sam_files_are_refused(tmp_path, content, message):
-    path = tmp_path / "weights.pth"
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        torch.save(content, path)
-    with pytest.raises(ValueError, match=message) as info:
-        load_model("sam_vit_b", weights=path, device="cpu")
-    assert "\n" not in str(info.value)
+def test_non_sam_files_are_refused(assert_weights_refused, content, message):
+    assert_weights_refused("sam_vit_b", content, message)
 
 
-@pytest.mark.parametrize("option", ["half", "compile"])
-def test_gpu_options_need_cuda(weights, option):
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"half": True}, "half=True needs a CUDA device"),
+        ({"compile": True}, "compile=True needs a CUDA device"),
+        ({"fp16": True}, "unknown option.*fp16; valid: half, compile, embedding_cache"),
+    ],
+)
+def test_gpu_only_and_unknown_options_are_refused(weights, options, message):
     from helpers.sam import build
 
-    with pytest.raises(ValueError, match=f"{option}=True needs a CUDA device"):
-        build(get_spec("sam_vit_b"), weights, torch.device("cpu"), **{option: True})
+    with pytest.raises(ValueError, match=message):
+        build(get_spec("sam_vit_b"), weights, torch.device("cpu"), **options)
+
+
+def test_embedding_cache_option_values(model, tmp_path):
+    own = EmbeddingCache(tmp_path)
+    assert SamModel("sam_vit_b", model.sam, cache=True).cache is default_cache()
+    assert SamModel("sam_vit_b", model.sam).cache is default_cache()
+    assert SamModel("sam_vit_b", model.sam, cache=False).cache is None
+    assert SamModel("sam_vit_b", model.sam, cache=own).cache is own
+    with pytest.raises(TypeError, match="embedding_cache must be None, True, False or an EmbeddingCache"):
+        SamModel("sam_vit_b", model.sam, cache=str(tmp_path))
 
 
 # ---- encoding ---------------------------------------------------------------------------------------
@@ -163,13 +150,13 @@ def test_encoder_input_matches_official_set_image(model, shape):
     assert ours.input_size == predictor.input_size and ours.original_size == predictor.original_size
 
 
-def test_encode_returns_the_cached_embedding(model):
+def test_encode_returns_the_cached_embedding(model, sample_image):
     features = model.encode(sample_image())
     assert features.shape == (1, 256, 64, 64)
     assert torch.equal(features, model.features)
 
 
-def test_predict_never_reencodes(model, monkeypatch):
+def test_predict_never_reencodes(model, sample_image, monkeypatch):
     calls = []
     real_forward = model.sam.image_encoder.forward
     monkeypatch.setattr(model.sam.image_encoder, "forward", lambda x: calls.append(1) or real_forward(x))
@@ -237,13 +224,13 @@ GEO = {
 
 
 @pytest.fixture(scope="module")
-def pixel_results(model):
+def pixel_results(model, sample_image):
     model.set_image(sample_image())
     return model.predict(points=POINTS, labels=LABELS), model.predict(boxes=BOX)
 
 
 @pytest.mark.parametrize("scene_crs", sorted(GEO))
-def test_map_prompts_give_the_pixel_prompt_masks(model, pixel_results, scene_crs):
+def test_map_prompts_give_the_pixel_prompt_masks(model, sample_image, pixel_results, scene_crs):
     from helpers.prompts import to_map_points
 
     scene = Scene(image=sample_image(), crs=CRS.from_string(scene_crs), transform=GEO[scene_crs])
@@ -256,8 +243,9 @@ def test_map_prompts_give_the_pixel_prompt_masks(model, pixel_results, scene_crs
     np.testing.assert_allclose(by_lonlat.prompts["points"], POINTS, atol=1e-6)
     np.testing.assert_array_equal(by_lonlat.masks, by_points.masks)
     assert by_lonlat.crs == scene.crs and by_lonlat.transform == scene.transform
-    # a box in the scene's own CRS (a lon/lat rectangle is not a pixel rectangle on a projected grid)
-    corners = to_map_points(BOX.reshape(2, 2), scene)
+    # a box in the scene's own CRS (a lon/lat rectangle is not a pixel rectangle on a projected grid);
+    # box corners are pixel edges, which the affine transform maps directly
+    corners = np.array([scene.transform @ (x, y) for x, y in BOX.reshape(2, 2)])
     map_box = [*corners.min(axis=0), *corners.max(axis=0)]
     by_map_box = model.predict(boxes=map_box, crs=scene_crs)
     np.testing.assert_allclose(by_map_box.prompts["boxes"], [BOX], atol=1e-6)
@@ -279,7 +267,7 @@ def test_bad_images_raise(model, image, message):
         model.set_image(image)
 
 
-def test_predict_errors(model):
+def test_predict_errors(model, sample_image):
     model.set_image(sample_image())
     with pytest.raises(ValueError, match="no prompt given"):
         model.predict()
@@ -298,7 +286,7 @@ def test_predict_before_set_image(model):
 
 
 # ---- automatic generation ----------------------------------------------------------------------------
-def test_generate_wraps_amg_output(model, monkeypatch):
+def test_generate_wraps_amg_output(model, sample_image, monkeypatch):
     seen = {}
 
     def fake_generate_sam(sam, image, encode, **params):

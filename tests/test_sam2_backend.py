@@ -9,7 +9,6 @@ must be the size of the official checkpoints, i.e. the same architecture).
 import importlib.util
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ import torch
 from helpers.data import make_synthetic_scene
 from helpers.embedding_cache import EmbeddingCache
 from helpers.masks import SMOKE_BANNER
-from helpers.models import UntrainedWeightsWarning, ensure_smoke_weights, load_model, write_smoke_weights
+from helpers.models import UntrainedWeightsWarning, load_model, write_smoke_weights
 from helpers.prompts import to_map_points
 from helpers.sam2_backend import (
     SAM2_INSTALL_HINT,
@@ -38,14 +37,9 @@ BOX = np.array([20.0, 10.0, 100.0, 80.0])
 QUIET_AMG = {"points_per_side": 2, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
 
 
-def smoke_weights_path(name: str) -> Path:
-    """Smoke weights under $SAMRS_HOME/smoke, shared with notebooks and benchmarks; written once."""
-    return ensure_smoke_weights(name)
-
-
 @pytest.fixture(scope="module")
-def weights():
-    return smoke_weights_path(NAME)
+def weights(smoke_weights):
+    return smoke_weights(NAME)
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +103,8 @@ def test_smoke_model_announces_itself(model):
 
 
 @pytest.mark.parametrize("name", ["sam2.1_hiera_t", "sam2.1_hiera_s", "sam2.1_hiera_b+", "sam2.1_hiera_l"])
-def test_every_size_writes_a_checkpoint_of_the_official_architecture(name, tmp_path):
-    path = smoke_weights_path(name) if name == NAME else write_smoke_weights(name, tmp_path / f"{name}.pt")
+def test_every_size_writes_a_checkpoint_of_the_official_architecture(name, weights, tmp_path):
+    path = weights if name == NAME else write_smoke_weights(name, tmp_path / f"{name}.pt")
     spec = get_spec(name)
     # Same parameters as the released checkpoint: its size matches to 0.1 % (pickle overhead differs).
     assert abs(path.stat().st_size - spec.size) < 1e-3 * spec.size
@@ -130,15 +124,9 @@ def test_every_size_writes_a_checkpoint_of_the_official_architecture(name, tmp_p
         ({"model": {"image_encoder.trunk.pos_embed": torch.zeros(1)}}, "missing keys"),
     ],
 )
-def test_files_that_are_not_sam2_checkpoints_are_refused(tmp_path, content, message):
-    path = tmp_path / "weights.pt"
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        torch.save(content, path)
-    with pytest.raises(ValueError, match=message) as info:
-        load_model(NAME, weights=path, device="cpu")
-    assert "\n" not in str(info.value) and f"not a {NAME} checkpoint" in str(info.value)
+def test_files_that_are_not_sam2_checkpoints_are_refused(assert_weights_refused, content, message):
+    error = assert_weights_refused(NAME, content, message, filename="weights.pt")
+    assert f"not a {NAME} checkpoint" in error
 
 
 @pytest.mark.parametrize(
@@ -146,11 +134,12 @@ def test_files_that_are_not_sam2_checkpoints_are_refused(tmp_path, content, mess
     [
         ({"half": True}, "half=True needs a CUDA device"),
         ({"compile": True}, "compile=True needs a CUDA device"),
-        ({"halve": True}, "unknown option"),
+        ({"halve": True}, "unknown option.*halve; valid: half, compile, embedding_cache, mask_threshold"),
+        ({"embedding_cache": "yes"}, "embedding_cache must be None, True, False or an EmbeddingCache"),
     ],
 )
 def test_gpu_only_and_unknown_options_are_refused(options, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         build(get_spec(NAME), None, torch.device("cpu"), **options)
 
 
@@ -238,7 +227,7 @@ def test_map_coordinate_prompts_land_on_the_same_pixels(model, scene, crs):
 
 
 def test_map_coordinate_box_in_the_scene_crs(model, scene):
-    corners = to_map_points(BOX.reshape(2, 2), scene)  # pixel centres -> scene CRS (UTM, north up)
+    corners = np.array([scene.transform @ (x, y) for x, y in BOX.reshape(2, 2)])  # pixel edges -> UTM
     mapped = model.predict(boxes=np.r_[corners.min(axis=0), corners.max(axis=0)], crs=scene.crs)
     np.testing.assert_allclose(mapped.prompts["boxes"][0], BOX, atol=1e-6)
     np.testing.assert_array_equal(mapped.masks, model.predict(boxes=BOX).masks)
@@ -283,9 +272,20 @@ def test_cached_embeddings_are_reused_not_recomputed(model, weights, scene, cach
     new_kernel = Sam2Model(NAME, model.sam2, checkpoint=weights, cache=cache).set_image(scene)
     assert new_kernel.embedding_source == "disk"
     from_disk = new_kernel.predict(points=POINTS, labels=LABELS)
+    # All three feature levels come back exactly, and so does their memory layout (saved in Embedding.extra,
+    # since the decoder rounds differently on channels-last tensors): bit-identical results.
     np.testing.assert_array_equal(from_disk.masks, expected.masks)
-    # All three feature levels come back exactly; only their memory layout may differ (last-bit rounding).
-    np.testing.assert_allclose(from_disk.scores, expected.scores, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(from_disk.scores, expected.scores)
+    np.testing.assert_array_equal(from_disk.logits, expected.logits)
+
+
+def test_embedding_cache_option_values(model, cache):
+    from helpers.embedding_cache import default_cache
+
+    assert Sam2Model(NAME, model.sam2, cache=True).cache is default_cache()
+    assert Sam2Model(NAME, model.sam2, cache=None).cache is default_cache()
+    assert Sam2Model(NAME, model.sam2, cache=False).cache is None
+    assert Sam2Model(NAME, model.sam2, cache=cache).cache is cache
 
 
 def test_hole_filling_without_the_cuda_extension_warns_and_still_predicts(model, weights, cache):
