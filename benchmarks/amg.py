@@ -13,7 +13,6 @@ stability_score_thresh=0: every candidate is upscaled and filtered by NMS, the m
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import helpers  # noqa: E402
 from helpers.amg import generate_sam  # noqa: E402
 from helpers.bench import hardware_line, print_table  # noqa: E402
+from helpers.models import ensure_smoke_weights  # noqa: E402
 
 
 def official_generate(sam, image, features, input_size, **params):
@@ -49,11 +49,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="sam_vit_b")
     args = parser.parse_args(argv)
 
-    home = Path(os.environ.get("SAMRS_HOME", Path.home() / ".cache" / "sam-rs"))
-    weights = home / f"smoke_{args.model}.pth"
-    if not weights.exists():
-        helpers.write_smoke_weights(args.model, weights)
-    model = helpers.load_model(args.model, weights=weights, device="cpu")
+    model = helpers.load_model(args.model, weights=ensure_smoke_weights(args.model), device="cpu")
     rng = np.random.default_rng(0)
     blocks = rng.integers(0, 255, (args.size // 32 + 1, args.size // 32 + 1, 3))
     image = np.kron(blocks, np.ones((32, 32, 1)))[: args.size, : args.size].astype(np.uint8)
@@ -70,7 +66,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             theirs = official_generate(model.sam, image, features, input_size, **params)
             t1 = time.perf_counter()
-            ours = generate_sam(model.sam, image, lambda crop: features, **params)
+            ours = generate_sam(model.sam, image, lambda crop: features, progress=False, **params)
             t2 = time.perf_counter()
             rows.append(
                 {

@@ -16,7 +16,6 @@ real, the masks are meaningless.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import warnings
@@ -28,16 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers.bench import hardware_line, measure, print_table  # noqa: E402
 from helpers.embedding_cache import EmbeddingCache  # noqa: E402
-from helpers.models import load_model, write_smoke_weights  # noqa: E402
+from helpers.models import ensure_smoke_weights, load_model  # noqa: E402
 from helpers.sam import SamModel  # noqa: E402
-
-
-def smoke_weights(name: str) -> Path:
-    home = Path(os.environ.get("SAMRS_HOME", Path.home() / ".cache" / "sam-rs")).expanduser()
-    path = home / "smoke" / f"{name}_smoke.pth"
-    if not path.is_file():
-        write_smoke_weights(name, path)
-    return path
 
 
 def scene_image(name: str) -> np.ndarray:
@@ -68,7 +59,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
 
-    weights = Path(args.weights) if args.weights else smoke_weights(args.model)
+    weights = Path(args.weights) if args.weights else ensure_smoke_weights(args.model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         base = load_model(args.model, weights=weights, device=args.device, embedding_cache=False)

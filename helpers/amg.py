@@ -28,7 +28,7 @@ import torch
 from torchvision.ops.boxes import batched_nms, box_area
 from tqdm.auto import tqdm
 
-__all__ = ["AMG_DEFAULTS", "AMG_PARAM_DOCS", "generate_sam", "check_amg_params"]
+__all__ = ["AMG_DEFAULTS", "AMG_PARAM_DOCS", "AMG_RUN_OPTIONS", "AMG_RUN_OPTION_DOCS", "generate_sam", "check_amg_params"]
 
 # The official SamAutomaticMaskGenerator defaults (segment-anything 1.0), tuned for ViT-H on photos.
 AMG_DEFAULTS: dict = {
@@ -73,17 +73,28 @@ AMG_PARAM_DOCS: dict[str, str] = {
     "default; exclusive with points_per_side",
 }
 
+# Options of this implementation that the official generator does not have (kept out of the tables above,
+# which mirror segment-anything's parameters); accepted by generate_sam and SamModel.generate alike.
+AMG_RUN_OPTIONS: dict = {"progress": True}
+AMG_RUN_OPTION_DOCS: dict[str, str] = {
+    "progress": "show a tqdm progress bar over point batches (True/False); True default (shown only on a "
+    "terminal), False silences it in scripts and batch runs",
+}
+
 UPSCALE_CHUNK = 16  # masks upscaled at once: (16, 1024, 1024) float32 = 64 MiB
 _BOUND_MARGIN = 1e-3  # logit units added to bounds to cover float rounding in the interpolation
 
 
 # ---- parameters --------------------------------------------------------------------------------------
 def check_amg_params(params: dict) -> dict:
-    """Merge ``params`` with :data:`AMG_DEFAULTS`, raising ``ValueError`` (one line) on bad input."""
-    unknown = sorted(set(params) - set(AMG_DEFAULTS))
+    """Merge ``params`` with :data:`AMG_DEFAULTS` and :data:`AMG_RUN_OPTIONS`; ``ValueError`` (one line) if bad."""
+    valid = {**AMG_DEFAULTS, **AMG_RUN_OPTIONS}
+    unknown = sorted(set(params) - set(valid))
     if unknown:
-        raise ValueError(f"unknown SAM generate parameter(s) {unknown}; valid: {', '.join(AMG_DEFAULTS)}")
-    p = {**AMG_DEFAULTS, **params}
+        raise ValueError(f"unknown SAM generate parameter(s) {unknown}; valid: {', '.join(valid)}")
+    p = {**valid, **params}
+    if not isinstance(p["progress"], (bool, np.bool_)):
+        raise ValueError(f"progress must be True or False, got {p['progress']!r}")
     if "point_grids" in params and params["point_grids"] is not None and "points_per_side" not in params:
         p["points_per_side"] = None  # an explicit grid replaces the default 32x32 grid
     if (p["points_per_side"] is None) == (p["point_grids"] is None):
@@ -430,7 +441,7 @@ def _process_batch(sam, features, points, p, geometry, input_hw, crop_hw, crop_b
         out.add(masks[inside], boxes[inside], iou[chunk][ok][inside], stability[ok][inside], points3[chosen])
 
 
-def _process_crop(sam, image, encode, crop_box, grid, p, image_hw, progress):
+def _process_crop(sam, image, encode, crop_box, grid, p, image_hw, bar):
     """Candidates of one crop after its box NMS, in image coordinates (the official ``_process_crop``)."""
     from segment_anything.utils.transforms import ResizeLongestSide
 
@@ -450,7 +461,7 @@ def _process_crop(sam, image, encode, crop_box, grid, p, image_hw, progress):
     batch = int(p["points_per_batch"])
     for start in range(0, len(points), batch):
         _process_batch(sam, features, points[start : start + batch], p, geometry, input_hw, crop_hw, crop_box, image_box, found)
-        progress.update(1)
+        bar.update(1)
     boxes, iou, stability, pts = found.tensors()
     keep = batched_nms(boxes.float(), iou, torch.zeros(len(boxes)), iou_threshold=p["box_nms_thresh"]).numpy()
     offset = torch.tensor([x0, y0, x0, y0])
@@ -488,7 +499,7 @@ def remove_small_regions(mask: np.ndarray, min_area: float, mode: str) -> tuple[
     return np.isin(regions, big), True
 
 
-def _clean_small_regions(masks: np.ndarray, boxes: torch.Tensor, min_area: float, nms_thresh: float):
+def _clean_small_regions(masks: np.ndarray, min_area: float, nms_thresh: float):
     """The official post-processing: clean every mask, prefer unchanged ones in a box NMS."""
     cleaned, unchanged = [], []
     for mask in masks:
@@ -506,7 +517,7 @@ def _clean_small_regions(masks: np.ndarray, boxes: torch.Tensor, min_area: float
 
 # ---- entry point ---------------------------------------------------------------------------------------
 @torch.no_grad()
-def generate_sam(sam, image: np.ndarray, encode, **params) -> dict:
+def generate_sam(sam, image: np.ndarray, encode, *, progress: bool = True, **params) -> dict:
     """Automatic mask generation with a segment-anything ``Sam`` model.
 
     Args:
@@ -514,6 +525,8 @@ def generate_sam(sam, image: np.ndarray, encode, **params) -> dict:
         image: HxWx3 uint8 RGB array.
         encode: ``encode(crop) -> torch.Tensor`` image embedding (1, 256, 64, 64) of an HxWx3 uint8
             crop (the whole image first, then each crop box); ``SamModel.encode`` caches both.
+        progress: ``True`` shows a tqdm bar over point batches when on a terminal; ``False`` never does
+            (not an official parameter; see :data:`AMG_RUN_OPTION_DOCS`).
         **params: any of :data:`AMG_DEFAULTS` (segment-anything's defaults); see :data:`AMG_PARAM_DOCS`.
 
     Returns:
@@ -533,15 +546,16 @@ def generate_sam(sam, image: np.ndarray, encode, **params) -> dict:
     from .scene import check_rgb_uint8
 
     check_rgb_uint8(image)
-    p = check_amg_params(params)
+    p = check_amg_params({**params, "progress": progress})
     grids = layer_point_grids(p)
     image_hw = image.shape[:2]
     crop_boxes, layers = generate_crop_boxes(image_hw, int(p["crop_n_layers"]), float(p["crop_overlap_ratio"]))
     n_batches = sum(math.ceil(len(grids[layer]) / int(p["points_per_batch"])) for layer in layers)
     parts = []
-    with tqdm(total=n_batches, desc="SAM everything", unit="batch", leave=False, disable=None) as progress:
+    bar = tqdm(total=n_batches, desc="SAM everything", unit="batch", leave=False, disable=None if p["progress"] else True)
+    with bar:
         for crop_box, layer in zip(crop_boxes, layers):
-            parts.append(_process_crop(sam, image, encode, crop_box, grids[layer], p, image_hw, progress))
+            parts.append(_process_crop(sam, image, encode, crop_box, grids[layer], p, image_hw, bar))
     data = {key: _join([part[key] for part in parts]) for key in parts[0]}
     if len(crop_boxes) > 1 and len(data["iou"]):
         # prefer masks from smaller crops when the same object is found in several
@@ -552,7 +566,7 @@ def generate_sam(sam, image: np.ndarray, encode, **params) -> dict:
     boxes = data["boxes"]
     if p["min_mask_region_area"] > 0 and len(masks):
         nms = max(p["box_nms_thresh"], p["crop_nms_thresh"])
-        keep, masks, boxes = _clean_small_regions(masks, boxes, p["min_mask_region_area"], nms)
+        keep, masks, boxes = _clean_small_regions(masks, p["min_mask_region_area"], nms)
         data = _take(data, keep)
     return _outputs(masks, boxes, data)
 

@@ -20,13 +20,15 @@ import torch
 from helpers.amg import (
     AMG_DEFAULTS,
     AMG_PARAM_DOCS,
+    AMG_RUN_OPTION_DOCS,
+    AMG_RUN_OPTIONS,
     check_amg_params,
     decode_multimask,
     fast_decoder_applies,
     generate_sam,
 )
 
-IMAGE_HW = (160, 224)
+IMAGE_HW = (96, 128)  # small: the 1024x1024 upscaling inside both generators dominates anyway
 
 
 # ---- fixtures -------------------------------------------------------------------------------------------
@@ -55,17 +57,21 @@ def fake_encode(crop: np.ndarray) -> torch.Tensor:
 
 
 class Recording:
-    """Wraps ``encode`` so each distinct crop is encoded once and counted."""
+    """Wraps ``encode``: each distinct crop is encoded once (``distinct``); ``calls`` counts every call."""
 
     def __init__(self, encode):
         self.encode, self.cache, self.calls = encode, {}, 0
 
     def __call__(self, crop):
+        self.calls += 1
         key = (crop.shape, hashlib.sha1(crop.tobytes()).hexdigest())
         if key not in self.cache:
-            self.calls += 1
             self.cache[key] = self.encode(crop)
         return self.cache[key]
+
+    @property
+    def distinct(self) -> int:
+        return len(self.cache)
 
 
 def install_blob_decoder(sam):
@@ -97,13 +103,6 @@ def install_blob_decoder(sam):
             del module.forward
 
     return undo
-
-
-@pytest.fixture
-def blob_decoder(sam):
-    undo = install_blob_decoder(sam)
-    yield sam
-    undo()
 
 
 # ---- official runner ------------------------------------------------------------------------------------
@@ -158,6 +157,47 @@ def assert_same(ours: dict, theirs: list[dict]):
 
 LOW = {"pred_iou_thresh": 0.3, "stability_score_thresh": 0.6}
 
+# Blob-decoder cases, each run once per module by both generators (see ``blob_run``); together they cover
+# a batch size that does not divide the grid, no thresholds, crop layers (with a 2x2 grid per crop, to keep
+# them cheap), explicit point grids with small-region removal and a non-default stability offset, and the
+# official default thresholds.
+BLOB_CASES = {
+    "batch7-nothresh": {"points_per_side": 4, "points_per_batch": 7, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0},
+    "crops": {"points_per_side": 4, "crop_n_layers": 1, "crop_n_points_downscale_factor": 2, **LOW},
+    "point-grids-small-regions": {
+        "points_per_side": None,
+        "point_grids": [np.random.default_rng(3).uniform(0, 1, (16, 2))],
+        "stability_score_offset": 2.0,
+        "min_mask_region_area": 150,
+        "box_nms_thresh": 0.9,
+        **LOW,
+    },
+    "defaults": {"points_per_side": 4},
+}
+
+
+@pytest.fixture(scope="module")
+def blob_run(sam, image):
+    """``run(case) -> (ours, theirs, ours_encode)`` for a :data:`BLOB_CASES` key, computed once per module.
+
+    The blob decoder is installed only while a case runs, so the other tests see the plain model.
+    """
+    results = {}
+
+    def run(case):
+        if case not in results:
+            undo = install_blob_decoder(sam)
+            try:
+                theirs = official(sam, image, Recording(fake_encode), **BLOB_CASES[case])
+                ours_encode = Recording(fake_encode)
+                ours = generate_sam(sam, image, ours_encode, progress=False, **BLOB_CASES[case])
+            finally:
+                undo()
+            results[case] = ours, theirs, ours_encode
+        return results[case]
+
+    return run
+
 
 # ---- identity with the official generator -----------------------------------------------------------------
 def test_real_encoder_random_weights_match_official(sam, image):
@@ -172,10 +212,10 @@ def test_real_encoder_random_weights_match_official(sam, image):
 
     encode = Recording(encode)
     assert fast_decoder_applies(sam)
-    params = {"points_per_side": 4, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
+    params = {"points_per_side": 3, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
     theirs = official(sam, image, encode, **params)
     ours = generate_sam(sam, image, encode, **params)
-    assert encode.calls == 1
+    assert encode.distinct == 1
     assert len(ours["masks"]) >= 1
     assert_same(ours, theirs)
 
@@ -196,40 +236,50 @@ def test_fast_decoder_matches_official_decoder(sam):
     assert (iou - expected_iou).abs().max() <= 1e-5
 
 
-def test_patched_decoder_runs_its_own_forward(blob_decoder):
-    assert not fast_decoder_applies(blob_decoder)
+def test_patched_decoder_runs_its_own_forward(sam):
+    undo = install_blob_decoder(sam)
+    try:
+        assert not fast_decoder_applies(sam)
+    finally:
+        undo()
+    assert fast_decoder_applies(sam)
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"points_per_side": 5, **LOW},
-        {"points_per_side": 5, "points_per_batch": 7, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0},
-        {"points_per_side": 4, "crop_n_layers": 1, **LOW},
-        {"points_per_side": 5, "min_mask_region_area": 400, "box_nms_thresh": 0.9, **LOW},
-        {"points_per_side": None, "point_grids": [np.random.default_rng(3).uniform(0, 1, (20, 2))], "stability_score_offset": 2.0, **LOW},
-    ],
-    ids=["grid8", "batch7-nothresh", "crops", "small-regions", "point-grids"],
-)
-def test_matches_official_with_many_masks(blob_decoder, image, params):
-    encode = Recording(fake_encode)
-    theirs = official(blob_decoder, image, encode, **params)
-    ours = generate_sam(blob_decoder, image, encode, **params)
+@pytest.mark.parametrize("case", ["batch7-nothresh", "crops", "point-grids-small-regions"])
+def test_matches_official_with_many_masks(blob_run, case):
+    ours, theirs, _ = blob_run(case)
     assert len(theirs) >= 3  # the case must exercise NMS with several distinct masks
     assert_same(ours, theirs)
 
 
-def test_default_thresholds_match_official(blob_decoder, image):
-    encode = Recording(fake_encode)
-    theirs = official(blob_decoder, image, encode, points_per_side=5)
-    ours = generate_sam(blob_decoder, image, encode, points_per_side=5)
+def test_default_thresholds_match_official(blob_run):
+    ours, theirs, _ = blob_run("defaults")
+    assert len(theirs) >= 1  # the default thresholds must keep something to compare
     assert_same(ours, theirs)
 
 
-def test_each_crop_encoded_once(blob_decoder, image):
-    encode = Recording(fake_encode)
-    generate_sam(blob_decoder, image, encode, points_per_side=4, crop_n_layers=1, **LOW)
-    assert encode.calls == 5  # full image + 2x2 crops
+def test_each_crop_encoded_once(blob_run):
+    _, _, encode = blob_run("crops")
+    assert encode.calls == encode.distinct == 5  # full image + 2x2 crops, each encoded once
+
+
+def test_progress_option_controls_the_bar(sam, image, monkeypatch):
+    """``progress=False`` (as passed through ``SamModel.generate(**params)``) disables the tqdm bar."""
+    import helpers.amg as amg
+
+    disable = []
+
+    def spy(*args, **kwargs):
+        disable.append(kwargs["disable"])
+        return real_tqdm(*args, **kwargs)
+
+    real_tqdm = amg.tqdm
+    monkeypatch.setattr(amg, "tqdm", spy)
+    one_point = {"point_grids": [np.array([[0.5, 0.5]])]}
+    for progress in (False, True):
+        out = generate_sam(sam, image, fake_encode, **one_point, **{"progress": progress})
+        assert out["masks"].shape[1:] == IMAGE_HW
+    assert disable == [True, None]  # None: tqdm's own choice (shown on a terminal only)
 
 
 # ---- parameters ------------------------------------------------------------------------------------------
@@ -242,7 +292,11 @@ def test_every_official_parameter_is_documented():
     official_defaults = {k: v.default for k, v in signature.items() if k not in ("self", "model", "output_mode")}
     assert official_defaults == AMG_DEFAULTS
     assert set(AMG_PARAM_DOCS) == set(AMG_DEFAULTS)
-    assert all("\n" not in doc and len(doc) > 40 for doc in AMG_PARAM_DOCS.values())
+    # our own options are documented too, but kept out of the official table
+    assert set(AMG_RUN_OPTION_DOCS) == set(AMG_RUN_OPTIONS) and not set(AMG_RUN_OPTIONS) & set(AMG_DEFAULTS)
+    assert inspect.signature(generate_sam).parameters["progress"].default is AMG_RUN_OPTIONS["progress"]
+    docs = {**AMG_PARAM_DOCS, **AMG_RUN_OPTION_DOCS}.values()
+    assert all("\n" not in doc and len(doc) > 40 for doc in docs)
 
 
 @pytest.mark.parametrize(
@@ -254,6 +308,7 @@ def test_every_official_parameter_is_documented():
         ({"box_nms_thresh": 1.5}, "box_nms_thresh"),
         ({"points_per_batch": 0}, "points_per_batch"),
         ({"point_grids": [np.zeros((4, 2))], "crop_n_layers": 1}, "one (N, 2) array per crop layer"),
+        ({"progress": "yes"}, "progress must be True or False"),
     ],
 )
 def test_bad_parameters_raise_one_line(params, message):

@@ -91,26 +91,50 @@ def test_published_table_is_the_papers():
     assert fast == (40,) * 6
 
 
+@pytest.mark.parametrize(
+    ("name", "cache_off"), [("sam_vit_b", True), ("mobile_sam", True), ("sam2.1_hiera_t", True), ("fastsam_s", False)]
+)
+def test_bench_loads_promptable_models_without_embedding_cache(monkeypatch, name, cache_off):
+    """A cached embedding would make the timed set_image a cache hit (SAM, MobileSAM and SAM 2 alike)."""
+    import helpers.models
+
+    monkeypatch.setattr(helpers.models, "ensure_smoke_weights", lambda n: f"/smoke/{n}")
+    monkeypatch.setattr(helpers.models, "load_model", lambda n, **kwargs: kwargs)
+    options, weights = bench._load_for_bench(name, True, "cpu")
+    assert weights == "smoke" and options["weights"] == f"/smoke/{name}"
+    assert (options.get("embedding_cache") is False) == cache_off
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
+    """One tiny end-to-end run: MobileSAM (the SAM code path with the smallest encoder) and FastSAM-s."""
     out = tmp_path_factory.mktemp("bench")
     image = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
-    result = bench.run_latency_benchmark(
-        models=("sam_vit_b", "fastsam_s"), repeats=1, warmup=0, out_dir=out, smoke=True, device="cpu",
-        points=(1, 3), grids=(2,), image=image, quick=True, verbose=False,
-    )  # fmt: skip
-    return out, result
+    loaded = {}
+    load = bench._load_for_bench
+
+    def recording_load(name, smoke, device):
+        loaded[name] = load(name, smoke, device)[0]
+        return loaded[name], "smoke" if smoke else "real"
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bench, "_load_for_bench", recording_load)
+        result = bench.run_latency_benchmark(
+            models=("mobile_sam", "fastsam_s"), repeats=1, warmup=0, out_dir=out, smoke=True, device="cpu",
+            points=(1, 3), grids=(2,), image=image, quick=True, verbose=False,
+        )  # fmt: skip
+    return out, result, loaded
 
 
 def test_quick_benchmark_writes_csv_png_and_table(quick_run):
-    out, result = quick_run
+    out, result, loaded = quick_run
     assert result["csv"] == out / "latency.csv" and result["png"] == out / "latency.png"
     with result["csv"].open() as handle:
         reader = csv.DictReader(handle)
         rows = list(reader)
     assert tuple(reader.fieldnames) == bench.CSV_COLUMNS
     workloads = [(r["model"], r["workload"]) for r in rows]
-    for model in ("sam_vit_b", "fastsam_s"):
+    for model in ("mobile_sam", "fastsam_s"):
         for workload in ("encode", "1 pt", "3 pt", "E(2x2)"):
             assert (model, workload) in workloads
     assert {r["weights"] for r in rows} == {"smoke"}
@@ -118,18 +142,33 @@ def test_quick_benchmark_writes_csv_png_and_table(quick_run):
     assert result["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = result["table"]
     assert bench.SMOKE_NOTE in table and "Hardware:" in table
-    assert "published RTX 3090: SAM-B" in table and "published RTX 3090: FastSAM" in table
+    assert "published RTX 3090: FastSAM" in table
+    assert loaded["mobile_sam"].cache is None  # every timed set_image really encoded
 
 
 def test_quick_benchmark_numbers_are_consistent(quick_run):
-    _, result = quick_run
+    _, result, _ = quick_run
     rows = result["rows"]
-    sam_points = [r for r in rows if r["model"] == "sam_vit_b" and r["kind"] == "points"]
+    sam_points = [r for r in rows if r["model"] == "mobile_sam" and r["kind"] == "points"]
     assert [r["n_masks"] for r in sam_points] == [1, 3]  # one mask per click
     for r in sam_points:
         assert r["total_ms"] == pytest.approx(r["prompt_ms"] + r["encode_ms"])
+    sam_every = [r for r in rows if r["model"] == "mobile_sam" and r["kind"] == "everything"]
+    assert len(sam_every) == 1 and sam_every[0]["prompt_ms"] > 0 and sam_every[0]["note"] == "includes encoder"
     fast_every = [r for r in rows if r["model"] == "fastsam_s" and r["kind"] == "everything"]
     assert fast_every and all(r["prompt_ms"] > 0 for r in fast_every)
+
+
+def test_summary_puts_published_sam_b_beside_ours(quick_run):
+    """The published-layout summary: our line, then the paper's line for the same model."""
+    rows = [{**r, "model": "sam_vit_b"} if r["model"] == "mobile_sam" else r for r in quick_run[1]["rows"]]
+    summary, columns = bench._summary_rows(rows, (1, 3), (2,))
+    names = [line["name"] for line in summary]
+    assert names[0].startswith("sam_vit_b (smoke") and names[1] == "  published RTX 3090: SAM-B (ViT-B, 136M params)"
+    ours = {r["workload"]: r["total_ms"] for r in rows if r["model"] == "sam_vit_b"}
+    assert summary[0]["1 pt"] == ours["1 pt"] and summary[0]["E(2x2)"] == ours["E(2x2)"]
+    assert summary[1]["E(16x16)"] == 432  # the paper's SAM-B everything-mode latency, 16x16 grid
+    assert [c[0] for c in columns] == ["name", "params_m", "encode", "1 pt", "3 pt", "E(2x2)", "memory"]
 
 
 def test_bench_cli_rejects_unknown_model(capsys):
