@@ -56,3 +56,22 @@ def assert_weights_refused(tmp_path):
         return str(info.value)
 
     return check
+
+
+def _garble_first_block(path):
+    """Overwrite the compressed data of the first tile: the header still opens, the pixels do not decode."""
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        offset = int(ds.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1))
+        size = int(ds.get_tag_item("BLOCK_SIZE_0_0", "TIFF", bidx=1))
+    data = bytearray(path.read_bytes())
+    data[offset : offset + size] = b"\xff" * size
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.fixture(scope="session")
+def garble_first_block():
+    """``garble_first_block(path) -> path``: make a tiled GeoTIFF whose header opens but pixels don't decode."""
+    return _garble_first_block

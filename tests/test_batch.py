@@ -30,17 +30,6 @@ def _run(*args) -> int:
     return main(["segment", *map(str, args)])
 
 
-def _garble_first_block(path):
-    """Overwrite the compressed data of the first tile: the header still opens, the pixels do not decode."""
-    with rasterio.open(path) as ds:
-        offset = int(ds.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1))
-        size = int(ds.get_tag_item("BLOCK_SIZE_0_0", "TIFF", bidx=1))
-    data = bytearray(path.read_bytes())
-    data[offset : offset + size] = b"\xff" * size
-    path.write_bytes(bytes(data))
-    return path
-
-
 def _one_error_line(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in err, err
@@ -291,8 +280,8 @@ def test_segment_help_documents_the_label_column():
     assert "'label' column 1=foreground" in text and "0=background" in text and "or all" in text
 
 
-def test_corrupt_pixel_data_is_a_useful_one_line_reason_and_leaves_no_folder(tmp_path, capsys):
-    bad = _garble_first_block(write_synthetic_geotiff(tmp_path / "in" / "deep" / "bad.tif", size=(300, 300)))
+def test_corrupt_pixel_data_is_a_useful_one_line_reason_and_leaves_no_folder(tmp_path, capsys, garble_first_block):
+    bad = garble_first_block(write_synthetic_geotiff(tmp_path / "in" / "deep" / "bad.tif", size=(300, 300)))
     out = tmp_path / "out"
     assert _run(tmp_path / "in", "--out", out, *FAST) == 1
     line = next(line for line in capsys.readouterr().out.splitlines() if "failed:" in line)

@@ -346,18 +346,7 @@ def test_cli_preprocess_exit_codes(tmp_path, capsys):
     assert (tmp_path / "o2" / "a.tif").exists()
 
 
-def _garble_first_block(path):
-    """Overwrite the compressed data of the first tile: the header opens, the pixels do not decode."""
-    with rasterio.open(path) as ds:
-        offset = int(ds.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1))
-        size = int(ds.get_tag_item("BLOCK_SIZE_0_0", "TIFF", bidx=1))
-    data = bytearray(path.read_bytes())
-    data[offset : offset + size] = b"\xff" * size
-    path.write_bytes(bytes(data))
-    return path
-
-
-def test_undecodable_pixel_data_is_a_one_line_reason(tmp_path):
+def test_undecodable_pixel_data_is_a_one_line_reason(tmp_path, garble_first_block):
     rng = np.random.default_rng(5)
     path = tmp_path / "in" / "deep" / "garbled.tif"
     path.parent.mkdir(parents=True)
@@ -365,7 +354,7 @@ def test_undecodable_pixel_data_is_a_one_line_reason(tmp_path):
                    blockysize=32, compress="deflate")
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(rng.integers(0, 5000, size=(1, 64, 64)).astype("uint16"))
-    _garble_first_block(path)
+    garble_first_block(path)
     with pytest.raises(ValueError, match="garbled.tif: not a readable raster, corrupt or truncated") as info:
         read_scene(path)
     assert "previous exception" not in str(info.value) and "\n" not in str(info.value)
