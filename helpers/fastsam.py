@@ -31,7 +31,7 @@ from .base import SegmentationModel, pop_backend_options
 from .masks import Masks
 from .prompts import box_window, pixel_indices, prepare_prompts
 from .scene import Scene
-from .weights import ModelSpec, attach_smoke_marker, cache_dir, read_smoke_marker
+from .weights import ModelSpec, attach_smoke_marker, cache_dir
 
 __all__ = [
     "FastSAMModel",
@@ -110,9 +110,9 @@ def build(spec: ModelSpec, checkpoint: Path | None, device=None, **options) -> F
     clip_weights = options.pop("clip_weights", None)
     defaults = _check_everything_params({**EVERYTHING_DEFAULTS, **options})
     yolo = _load_ultralytics(path, spec)
-    smoke = read_smoke_marker(path) is not None
+    # The smoke flag is stamped by helpers.load_model, which has already read the file's marker.
     return FastSAMModel(
-        spec.name, yolo, device=device, checkpoint=path, smoke=smoke, half=half, defaults=defaults,
+        spec.name, yolo, device=device, checkpoint=path, half=half, defaults=defaults,
         clip_weights=clip_weights,
     )  # fmt: skip
 

@@ -18,7 +18,7 @@ from .embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, emb
 from .masks import Masks
 from .prompts import Prompts, normalise_mask_input, prepare_prompts
 from .scene import Scene, check_rgb_uint8
-from .weights import ModelSpec, attach_smoke_marker, read_smoke_marker
+from .weights import ModelSpec, attach_smoke_marker
 
 __all__ = ["SamModel", "build", "make_sam_model", "write_smoke_checkpoint", "load_sam_state_dict"]
 
@@ -112,12 +112,11 @@ def make_sam_model(spec: ModelSpec, sam, checkpoint: Path | None, device: torch.
     sam.to(device).eval()
     if opts["compile"]:
         sam.image_encoder = torch.compile(sam.image_encoder)
-    smoke = checkpoint is not None and read_smoke_marker(checkpoint) is not None
-    cache = opts["embedding_cache"]
+    # The smoke flag is stamped by helpers.load_model, which has already read the file's marker.
     return SamModel(
-        spec.name, sam, device=device, checkpoint=checkpoint, smoke=smoke, half=opts["half"],
-        cache=False if cache is None else cache,  # None here means "caching off", not "the default"
-    )  # fmt: skip
+        spec.name, sam, device=device, checkpoint=checkpoint, half=opts["half"],
+        cache=opts["embedding_cache"] or False,  # None from pop_backend_options means "caching off"
+    )
 
 
 def write_smoke_checkpoint(spec: ModelSpec, path: Path) -> None:

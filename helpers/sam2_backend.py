@@ -26,7 +26,7 @@ from .embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, emb
 from .masks import Masks
 from .prompts import normalise_mask_input, prepare_prompts
 from .scene import Scene
-from .weights import ModelSpec, attach_smoke_marker, read_smoke_marker
+from .weights import ModelSpec, attach_smoke_marker
 
 __all__ = [
     "SAM2_INSTALL_HINT",
@@ -222,13 +222,12 @@ def build(
     if checkpoint is not None:
         _load_state_dict(model, read_sam2_state_dict(checkpoint, spec), spec, checkpoint)
     model = model.to(device).eval()
-    smoke = checkpoint is not None and read_smoke_marker(checkpoint) is not None
-    cache = opts["embedding_cache"]
+    # The smoke flag is stamped by helpers.load_model, which has already read the file's marker.
     return Sam2Model(
-        spec.name, model, device=device, checkpoint=checkpoint, smoke=smoke, half=opts["half"],
-        cache=False if cache is None else cache,  # None here means "caching off", not "the default"
+        spec.name, model, device=device, checkpoint=checkpoint, half=opts["half"],
+        cache=opts["embedding_cache"] or False,  # None from pop_backend_options means "caching off"
         **options,
-    )  # fmt: skip
+    )
 
 
 # ---- embeddings: three feature levels in one cacheable tensor -------------------------------------
