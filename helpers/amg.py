@@ -3,20 +3,25 @@
 :func:`generate_sam` returns the same masks as segment-anything's ``SamAutomaticMaskGenerator``
 (``output_mode="binary_mask"``) for the same model, image and parameters: same point grids, crops,
 decoder calls, upscaling, filters and non-maximum suppressions, in the same order. It is faster because
-it skips work whose result the official generator throws away:
+it does the same arithmetic in a cheaper order and skips work whose result the official generator throws
+away:
 
-* candidates failing ``pred_iou_thresh`` are dropped *before* their logits are upscaled (the official
-  generator upscales all three candidates of every point first);
+* the mask decoder is reassociated (shared image-side work, small matrices multiplied first) and run a
+  couple of prompts at a time on CPU, so each prompt's image tokens stay in cache (:func:`decode_multimask`);
+* a point whose three candidates all fail ``pred_iou_thresh`` never has its masks computed: the IoU head
+  does not need them (the official decoder computes and upscales all three first);
 * candidates that cannot reach ``stability_score_thresh`` are rejected from exact low-resolution
   bounds (every upscaled logit is a convex combination of nearby low-resolution logits), so they are
   never upscaled either;
-* survivors are upscaled in small chunks with the model's own ``postprocess_masks`` (identical values),
-  and stability scores, binary masks and boxes come from one pass over each chunk;
+* survivors are upscaled as two matrix products equal to the model's ``postprocess_masks`` (same bilinear
+  weights), computed only over the rows and columns where the mask can be, so a small object costs a
+  small product; stability score, binary mask and box come from that one piece;
 * no run-length encoding / decoding round trip, no deep copies: masks stay boolean arrays, cropped to
   their box until the end, and only the final survivors are pasted into full-size masks.
 
-Small-region removal (``min_mask_region_area``) uses the same 8-connected components as the official
-post-processing (OpenCV), then the same box NMS.
+Values agree with the official generator to float rounding (~1e-6 relative on the logits), not bit for
+bit. Small-region removal (``min_mask_region_area``) uses the same 8-connected components as the
+official post-processing (OpenCV), then the same box NMS.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ AMG_RUN_OPTION_DOCS: dict[str, str] = {
 }
 
 UPSCALE_CHUNK = 16  # masks upscaled at once: (16, 1024, 1024) float32 = 64 MiB
+DECODER_CHUNK = 2  # prompts taken through the decoder together on CPU: their (4096, 256) image tokens stay in cache
 _BOUND_MARGIN = 1e-3  # logit units added to bounds to cover float rounding in the interpolation
 
 
@@ -173,27 +179,56 @@ def _window_extreme(logits: torch.Tensor, kind: str) -> torch.Tensor:
     return sign * pooled[:, rows][:, :, cols]
 
 
+def _window_max_1d(values: torch.Tensor) -> torch.Tensor:
+    """Max of (N, L) values over positions ``c-1 .. c+3`` of each c (one axis of :func:`_window_extreme`)."""
+    pooled = torch.nn.functional.max_pool1d(values[:, None], 5, stride=1, padding=2)[:, 0]
+    n = values.shape[1]
+    return pooled[:, torch.clamp(torch.arange(n, device=values.device) + 1, max=n - 1)]
+
+
+def _resize_matrix(low: int, big: int, kept: int, out: int):
+    """One axis of ``Sam.postprocess_masks`` as an (out, low) float32 matrix, with each row's nonzero band.
+
+    Built by running the same two bilinear resizes (low -> big, keep the first ``kept``, -> out) on an
+    identity matrix; returns the matrix and the first / last nonzero column of each row.
+    """
+    resize = torch.nn.functional.interpolate
+    eye = torch.eye(low, dtype=torch.float64)[None, None]
+    up = resize(eye, size=(big, low), mode="bilinear", align_corners=False)[:, :, :kept]
+    matrix = resize(up, size=(out, low), mode="bilinear", align_corners=False)[0, 0]
+    nonzero = (matrix != 0).int()
+    first = nonzero.argmax(dim=1)
+    last = low - 1 - nonzero.flip(1).argmax(dim=1)
+    return matrix.float(), first.tolist(), last.tolist()
+
+
 class _UpscaleGeometry:
-    """Which low-res cell each output pixel of ``Sam.postprocess_masks`` depends on.
+    """``Sam.postprocess_masks`` for one crop, computed only where a mask can be, plus bounds on it.
 
     ``postprocess_masks`` resizes 256² logits to 1024² (bilinear), crops the padding, then resizes to the
-    crop size (bilinear). Each output pixel is therefore a convex combination of low-res logits from at
-    most 3 consecutive rows and columns starting at a "home" cell c, which bounds it by the min/max of
-    the window c-1 .. c+3 (:func:`_window_extreme`). ``rows[c]``/``cols[c]`` count the output pixels whose home row/column is c.
+    crop size (bilinear): a linear, separable map, ``R @ low @ C.T`` with (H, 256) and (W, 256) matrices
+    (:func:`_resize_matrix`). Each output pixel is a convex combination of low-res logits from at most 3
+    consecutive rows and columns starting at a "home" cell c, which bounds it by the min/max of the window
+    c-1 .. c+3 (:func:`_window_extreme`). ``rows[c]``/``cols[c]`` count the output pixels whose home
+    row/column is c. :meth:`upscale` uses the bound to skip output rows and columns that are below every
+    cut, so a small object costs a small matrix product instead of a full-size resize.
     """
 
     def __init__(self, low: int, encoder_size: int, input_hw, output_hw):
-        self.rows = self._home_counts(low, encoder_size, input_hw[0], output_hw[0])
-        self.cols = self._home_counts(low, encoder_size, input_hw[1], output_hw[1])
+        self.home_rows = self._home_cells(low, encoder_size, input_hw[0], output_hw[0])
+        self.home_cols = self._home_cells(low, encoder_size, input_hw[1], output_hw[1])
+        self.rows = torch.as_tensor(np.bincount(self.home_rows, minlength=low), dtype=torch.float64)
+        self.cols = torch.as_tensor(np.bincount(self.home_cols, minlength=low), dtype=torch.float64)
+        self.row_matrix, self.row_first, self.row_last = _resize_matrix(low, encoder_size, input_hw[0], output_hw[0])
+        self.col_matrix, self.col_first, self.col_last = _resize_matrix(low, encoder_size, input_hw[1], output_hw[1])
 
     @staticmethod
-    def _home_counts(low: int, big: int, kept: int, out: int) -> torch.Tensor:
+    def _home_cells(low: int, big: int, kept: int, out: int) -> np.ndarray:
         # output pixel -> source pixel in the cropped 1024 grid (left neighbour) -> source low-res cell
         j = np.arange(out, dtype=np.float64)
         src = np.clip((j + 0.5) * (kept / out) - 0.5, 0, None)
         i = np.floor(src).astype(np.int64)
-        cell = np.clip(np.floor(np.clip((i + 0.5) * (low / big) - 0.5, 0, None)).astype(np.int64), 0, low - 1)
-        return torch.as_tensor(np.bincount(cell, minlength=low), dtype=torch.float64)
+        return np.clip(np.floor(np.clip((i + 0.5) * (low / big) - 0.5, 0, None)).astype(np.int64), 0, low - 1)
 
     def count_bounds(self, lo: torch.Tensor, hi: torch.Tensor, cut: float):
         """(lower, upper) bounds of the number of output pixels with logit > ``cut``."""
@@ -203,6 +238,42 @@ class _UpscaleGeometry:
         lower = torch.einsum("nhw,h,w->n", surely, rows, cols)
         upper = torch.einsum("nhw,h,w->n", maybe, rows, cols)
         return lower, upper
+
+    def upscale(self, low_res: torch.Tensor, threshold: float, offset: float):
+        """Binary masks, boxes and stability scores of low-res logits (N, 256, 256) on the CPU, as the official
+        generator gets them from ``postprocess_masks`` (values equal to float rounding).
+
+        Returns ``pieces`` (list of N bool arrays, each mask cropped to its box; ``[[False]]`` if empty),
+        ``boxes`` (N, 4) int64 inclusive XYXY in the crop frame (``[0, 0, 0, 0]`` if empty) and
+        ``stability`` (N,) float32 (NaN when no pixel exceeds ``threshold - offset``, as the official score).
+        """
+        lowest = threshold - abs(offset) - _BOUND_MARGIN
+        home_rows = torch.as_tensor(self.home_rows, device=low_res.device)
+        home_cols = torch.as_tensor(self.home_cols, device=low_res.device)
+        live_rows = (_window_max_1d(low_res.amax(dim=2)) > lowest)[:, home_rows].cpu().numpy()  # (N, H)
+        live_cols = (_window_max_1d(low_res.amax(dim=1)) > lowest)[:, home_cols].cpu().numpy()  # (N, W)
+        pieces, boxes, stability = [], np.zeros((len(low_res), 4), dtype=np.int64), np.full(len(low_res), np.nan, dtype=np.float32)
+        for n, (rows, cols) in enumerate(zip(live_rows, live_cols)):
+            ys, xs = np.flatnonzero(rows), np.flatnonzero(cols)
+            if ys.size == 0 or xs.size == 0:
+                pieces.append(np.zeros((1, 1), dtype=bool))
+                continue
+            y0, y1, x0, x1 = ys[0], ys[-1], xs[0], xs[-1]
+            r0, r1 = self.row_first[y0], self.row_last[y1] + 1
+            c0, c1 = self.col_first[x0], self.col_last[x1] + 1
+            logits = self.row_matrix[y0 : y1 + 1, r0:r1] @ low_res[n, r0:r1, c0:c1] @ self.col_matrix[x0 : x1 + 1, c0:c1].T
+            union = int(torch.count_nonzero(logits > threshold - offset))
+            if union:
+                stability[n] = int(torch.count_nonzero(logits > threshold + offset)) / union
+            mask = (logits > threshold).cpu().numpy()
+            mask_rows, mask_cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            if mask_rows.size == 0:
+                pieces.append(np.zeros((1, 1), dtype=bool))
+                continue
+            top, bottom, left, right = mask_rows[0], mask_rows[-1], mask_cols[0], mask_cols[-1]
+            pieces.append(mask[top : bottom + 1, left : right + 1])
+            boxes[n] = (x0 + left, y0 + top, x0 + right, y0 + bottom)
+        return pieces, torch.as_tensor(boxes), torch.as_tensor(stability)
 
 
 def stability_upper_bound(low_res: torch.Tensor, geometry: _UpscaleGeometry, threshold: float, offset: float):
@@ -236,13 +307,20 @@ def _per_head(linear: torch.nn.Linear, heads: int):
     return weight.view(heads, d, weight.shape[1]), linear.bias.view(heads, d)
 
 
-def _matmul_image(image: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
-    """(1 or B, N, C) @ (B, C, K) -> (B, N, K) without copying a shared (batch 1) image B times."""
-    if image.shape[0] == 1 and small.shape[0] > 1:
-        b, c, k = small.shape
-        out = image[0] @ small.permute(1, 0, 2).reshape(c, b * k)  # (N, B*K)
-        return out.view(-1, b, k).transpose(0, 1)
-    return image @ small
+def _small_by_image_t(small: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """(B, K, C) @ (1 or B, N, C)^T -> (B, K, N), without copying a shared (batch 1) image B times."""
+    if image.shape[0] == 1:
+        b, k, c = small.shape
+        return (small.reshape(b * k, c) @ image[0].T).view(b, k, -1)
+    return torch.bmm(small, image.transpose(1, 2))
+
+
+def _small_by_image(small: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """(B, K, N) @ (1 or B, N, C) -> (B, K, C), without copying a shared (batch 1) image B times."""
+    if image.shape[0] == 1:
+        b, k, n = small.shape
+        return (small.reshape(b * k, n) @ image[0]).view(b, k, -1)
+    return torch.bmm(small, image)
 
 
 def _token_to_image(attn, queries: torch.Tensor, image_pe: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
@@ -254,29 +332,35 @@ def _token_to_image(attn, queries: torch.Tensor, image_pe: torch.Tensor, image: 
     wk, bk = _per_head(attn.k_proj, heads)
     wv, bv = _per_head(attn.v_proj, heads)
     qk = torch.einsum("bthd,hdc->bhtc", q, wk).reshape(b, heads * t, c)
-    logits = _matmul_image(image_pe, qk.transpose(1, 2)).transpose(1, 2)  # (B, H*T, N)
-    logits = logits + torch.einsum("bthd,hd->bht", q, bk).reshape(b, heads * t, 1)
-    weights = torch.softmax(logits / math.sqrt(d), dim=-1)
-    pooled = _matmul_image(image.transpose(1, 2), weights.transpose(1, 2)).transpose(1, 2)  # (B, H*T, C)
+    logits = _small_by_image_t(qk, image_pe)  # (B, H*T, N)
+    logits += torch.einsum("bthd,hd->bht", q, bk).reshape(b, heads * t, 1)
+    weights = torch.softmax(logits.div_(math.sqrt(d)), dim=-1)
+    pooled = _small_by_image(weights, image)  # (B, H*T, C)
     out = torch.einsum("bhtc,hdc->bthd", pooled.view(b, heads, t, c), wv) + bv
     return attn.out_proj(out.reshape(b, t, heads * d))
 
 
-def _image_to_token(attn, image_pe: torch.Tensor, queries_pe: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
-    """``attn(q=image_pe, k=queries_pe, v=queries)``: many image tokens attending to few prompt tokens."""
+def _image_to_token(attn, image_pe: torch.Tensor, queries_pe: torch.Tensor, queries: torch.Tensor, residual: torch.Tensor):
+    """``residual + attn(q=image_pe, k=queries_pe, v=queries)``: many image tokens attending to few prompt tokens.
+
+    The attention weights are laid out (B, heads, T, N) so that the softmax over the T prompt tokens runs
+    along contiguous image tokens (a softmax over a last axis of 7 is ~10x slower), and the residual and
+    output bias are added inside the final matrix product: the weights of each head sum to 1, so the bias
+    can ride on the value rows (bias / heads per head).
+    """
     heads, (b, t, c) = attn.num_heads, queries.shape
     k = attn.k_proj(queries_pe)
     d = k.shape[-1] // heads
     k = k.view(b, t, heads, d)
     v = attn.v_proj(queries).view(b, t, heads, d)
     wq, bq = _per_head(attn.q_proj, heads)
-    kq = torch.einsum("bthd,hdc->bcht", k, wq).reshape(b, c, heads * t)
-    logits = _matmul_image(image_pe, kq) + torch.einsum("bthd,hd->bht", k, bq).reshape(b, 1, heads * t)
-    n = logits.shape[1]
-    weights = torch.softmax(logits.view(b, n, heads, t) / math.sqrt(d), dim=-1)
+    kq = torch.einsum("bthd,hdc->bhtc", k, wq).reshape(b, heads * t, c)
+    logits = _small_by_image_t(kq, image_pe)  # (B, H*T, N)
+    logits += torch.einsum("bthd,hd->bht", k, bq).reshape(b, heads * t, 1)
+    weights = torch.softmax(logits.div_(math.sqrt(d)).view(b, heads, t, -1), dim=2).view(b, heads * t, -1)
     wo = attn.out_proj.weight.view(-1, heads, d)  # (C_out, H, d)
-    vo = torch.einsum("bthd,chd->bhtc", v, wo).reshape(b, heads * t, -1)
-    return weights.view(b, n, heads * t) @ vo + attn.out_proj.bias
+    vo = torch.einsum("bthd,chd->bhtc", v, wo).reshape(b, heads * t, -1) + attn.out_proj.bias / heads
+    return torch.baddbmm(residual, weights.transpose(1, 2), vo)
 
 
 def _pixel_linear(x: torch.Tensor, conv: torch.nn.ConvTranspose2d) -> torch.Tensor:
@@ -326,46 +410,75 @@ def fast_decoder_applies(sam) -> bool:
     )
 
 
-def decode_multimask(decoder, image_embeddings, image_pe, sparse, dense_one):
+def _token_side(layer, queries, tokens, keys_pe, keys):
+    """One TwoWayAttentionBlock up to its image-to-token attention (updates the prompt tokens only)."""
+    if layer.skip_first_layer_pe:
+        queries = layer.self_attn(q=queries, k=queries, v=queries)
+    else:
+        q = queries + tokens
+        queries = queries + layer.self_attn(q=q, k=q, v=queries)
+    queries = layer.norm1(queries)
+    queries = layer.norm2(queries + _token_to_image(layer.cross_attn_token_to_image, queries + tokens, keys_pe, keys))
+    return layer.norm3(queries + layer.mlp(queries))
+
+
+def decode_multimask(decoder, image_embeddings, image_pe, sparse, dense_one, iou_thresh: float = 0.0):
     """``MaskDecoder(..., multimask_output=True)`` for B prompts sharing one image (see note above).
 
     Args:
         image_embeddings, image_pe: (1, C, h, w); sparse: (B, P, C) prompt tokens;
         dense_one: (1, C, h, w) dense prompt embedding shared by all prompts (no mask input).
+        iou_thresh: when > 0, masks are computed only for prompts with a candidate whose predicted IoU
+            exceeds it (the IoU head does not need the masks; the generator drops the others anyway).
 
     Returns:
-        low-res logits (B, 3, 4h, 4w) and predicted IoU (B, 3).
+        low-res logits (K, 3, 4h, 4w) of the K prompts with masks, predicted IoU (B, 3) of all prompts, and
+        (B,) bool: which prompts have masks (all when ``iou_thresh <= 0``).
     """
     transformer = decoder.transformer
     output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
     tokens = torch.cat((output_tokens[None].expand(sparse.shape[0], -1, -1), sparse), dim=1)
     _, c, h, w = image_embeddings.shape
-    keys = (image_embeddings + dense_one).flatten(2).permute(0, 2, 1)  # (1, N, C) until layer 1 ends
-    pe = image_pe.flatten(2).permute(0, 2, 1)
-    queries = tokens
-    for layer in transformer.layers:
-        if layer.skip_first_layer_pe:
-            queries = layer.self_attn(q=queries, k=queries, v=queries)
-        else:
-            q = queries + tokens
-            queries = queries + layer.self_attn(q=q, k=q, v=queries)
-        queries = layer.norm1(queries)
-        keys_pe = keys + pe
-        queries = layer.norm2(queries + _token_to_image(layer.cross_attn_token_to_image, queries + tokens, keys_pe, keys))
-        queries = layer.norm3(queries + layer.mlp(queries))
-        keys = layer.norm4(keys + _image_to_token(layer.cross_attn_image_to_token, keys_pe, queries + tokens, queries))
-    final = _token_to_image(transformer.final_attn_token_to_image, queries + tokens, keys + pe, keys)
-    queries = transformer.norm_final_attn(queries + final)
-    b = queries.shape[0]
-    hyper = torch.stack([decoder.output_hypernetworks_mlps[i](queries[:, 1 + i]) for i in range(1, decoder.num_mask_tokens)], 1)
-    if _standard_upscaling(decoder):
-        masks = _upscaled_masks(decoder, keys, hyper, (h, w))
-    else:
-        upscaled = decoder.output_upscaling(keys.transpose(1, 2).reshape(b, c, h, w))
-        _, c_up, h_up, w_up = upscaled.shape
-        masks = (hyper @ upscaled.view(b, c_up, h_up * w_up)).view(b, -1, h_up, w_up)
-    iou = decoder.iou_prediction_head(queries[:, 0])[:, 1:]
-    return masks, iou
+    image = (image_embeddings + dense_one).flatten(2).transpose(1, 2).contiguous()  # (1, N, C)
+    pe = image_pe.flatten(2).transpose(1, 2).contiguous()
+    first, *rest = transformer.layers
+    outputs = [0, *range(2, 1 + decoder.num_mask_tokens)]  # IoU token, then mask tokens 1.. (multimask output)
+    # until the first image-to-token attention, every prompt sees the same image tokens: batch all prompts
+    queries_all = _token_side(first, tokens, tokens, image + pe, image)
+    standard = _standard_upscaling(decoder)
+    # on CPU, small groups are ~2x faster than one big batch (cache); accelerators want the whole batch
+    chunk = DECODER_CHUNK if image.device.type == "cpu" else len(tokens)
+    masks, ious, has_masks = [], [], []
+    for start in range(0, len(tokens), chunk):
+        queries, prompt = queries_all[start : start + chunk], tokens[start : start + chunk]
+        keys = first.norm4(_image_to_token(first.cross_attn_image_to_token, image + pe, queries + prompt, queries, image))
+        for layer in rest:
+            keys_pe = keys + pe
+            queries = _token_side(layer, queries, prompt, keys_pe, keys)
+            keys = layer.norm4(_image_to_token(layer.cross_attn_image_to_token, keys_pe, queries + prompt, queries, keys))
+        # the final attention is per query token: only the IoU token and the multimask tokens are read after it
+        queries, prompt = queries[:, outputs], prompt[:, outputs]
+        final = _token_to_image(transformer.final_attn_token_to_image, queries + prompt, keys + pe, keys)
+        queries = transformer.norm_final_attn(queries + final)
+        iou = decoder.iou_prediction_head(queries[:, 0])[:, 1:]
+        need = (iou > iou_thresh).any(dim=1) if iou_thresh > 0 else torch.ones(len(iou), dtype=torch.bool, device=iou.device)
+        ious.append(iou)
+        has_masks.append(need)
+        if not need.all():
+            queries, keys = queries[need], keys[need]
+        if len(keys):
+            hyper = torch.stack([decoder.output_hypernetworks_mlps[i](queries[:, i]) for i in range(1, decoder.num_mask_tokens)], 1)
+            masks.append(_upscaled_masks(decoder, keys, hyper, (h, w)) if standard else _upscaled_generic(decoder, keys, hyper, (h, w)))
+    masks = torch.cat(masks) if masks else image_embeddings.new_zeros((0, decoder.num_mask_tokens - 1, 4 * h, 4 * w))
+    return masks, torch.cat(ious), torch.cat(has_masks)
+
+
+def _upscaled_generic(decoder, keys: torch.Tensor, hyper: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """``hyper @ output_upscaling(keys)`` through the decoder's own upscaling modules (any architecture)."""
+    b, c = keys.shape[0], keys.shape[2]
+    upscaled = decoder.output_upscaling(keys.transpose(1, 2).reshape(b, c, *hw))
+    _, c_up, h_up, w_up = upscaled.shape
+    return (hyper @ upscaled.view(b, c_up, h_up * w_up)).view(b, -1, h_up, w_up)
 
 
 # ---- one crop ------------------------------------------------------------------------------------------
@@ -375,11 +488,8 @@ class _Candidates:
     def __init__(self):
         self.iou, self.stability, self.points, self.boxes, self.pieces = [], [], [], [], []
 
-    def add(self, masks, boxes, iou, stability, points):
-        boxes_np = boxes.cpu().numpy()
-        masks_np = masks.cpu().numpy()
-        for mask, (x0, y0, x1, y1) in zip(masks_np, boxes_np):
-            self.pieces.append(mask[y0 : y1 + 1, x0 : x1 + 1].copy())
+    def add(self, pieces: list, boxes, iou, stability, points):
+        self.pieces.extend(pieces)
         self.boxes.append(boxes.cpu())
         self.iou.append(iou.cpu())
         self.stability.append(stability.cpu())
@@ -394,14 +504,36 @@ class _Candidates:
         return torch.cat(self.boxes), torch.cat(self.iou), torch.cat(self.stability), np.concatenate(self.points)
 
 
-def _decode_points(sam, features, points_input: np.ndarray):
-    """Three candidate low-res masks per point: (B*3, 256, 256) logits and (B*3,) predicted IoU."""
+def official_postprocess(sam) -> bool:
+    """True when ``sam.postprocess_masks`` is segment-anything's own (so :class:`_UpscaleGeometry` reproduces it)."""
+    from segment_anything.modeling import Sam
+
+    return type(sam).postprocess_masks is Sam.postprocess_masks and "postprocess_masks" not in vars(sam)
+
+
+def _upscale_with_model(sam, low_res, input_hw, crop_hw, threshold, offset):
+    """:meth:`_UpscaleGeometry.upscale` through the model's own ``postprocess_masks`` (any subclass)."""
+    pieces, boxes, stability = [], [], []
+    for start in range(0, len(low_res), UPSCALE_CHUNK):
+        logits = sam.postprocess_masks(low_res[start : start + UPSCALE_CHUNK][:, None], input_hw, crop_hw)[:, 0]
+        stability.append(stability_scores(logits, threshold, offset))
+        masks = logits > threshold
+        chunk_boxes = mask_boxes_inclusive(masks)
+        boxes.append(chunk_boxes)
+        for mask, (x0, y0, x1, y1) in zip(masks.cpu().numpy(), chunk_boxes.cpu().numpy()):
+            pieces.append(mask[y0 : y1 + 1, x0 : x1 + 1].copy())
+    return pieces, torch.cat(boxes), torch.cat(stability)
+
+
+def _decode_points(sam, features, points_input: np.ndarray, iou_thresh: float):
+    """Candidate masks of B points: low-res logits (K*3, 256, 256) of the K points that need them, predicted IoU
+    (B*3,) of all, and (B*3,) the row of each candidate in the logits (-1 where its point was not decoded)."""
     coords = torch.as_tensor(points_input, device=features.device)  # float64, like the official generator
     labels = torch.ones(coords.shape[0], dtype=torch.int, device=features.device)
     sparse, dense = sam.prompt_encoder(points=(coords[:, None, :], labels[:, None]), boxes=None, masks=None)
     image_pe = sam.prompt_encoder.get_dense_pe()
     if fast_decoder_applies(sam):
-        low_res, iou = decode_multimask(sam.mask_decoder, features, image_pe, sparse, dense[:1])
+        low_res, iou, has_masks = decode_multimask(sam.mask_decoder, features, image_pe, sparse, dense[:1], iou_thresh)
     else:
         low_res, iou = sam.mask_decoder(
             image_embeddings=features,
@@ -410,7 +542,11 @@ def _decode_points(sam, features, points_input: np.ndarray):
             dense_prompt_embeddings=dense,
             multimask_output=True,
         )
-    return low_res.flatten(0, 1), iou.flatten(0, 1)
+        has_masks = torch.ones(len(iou), dtype=torch.bool, device=iou.device)
+    decoded = has_masks.repeat_interleave(iou.shape[1])
+    rows = torch.full(decoded.shape, -1, dtype=torch.int64, device=iou.device)
+    rows[decoded] = torch.arange(int(decoded.sum()), device=iou.device)
+    return low_res.flatten(0, 1), iou.flatten(0, 1), rows
 
 
 def _process_batch(sam, features, points, p, geometry, input_hw, crop_hw, crop_box, image_box, out):
@@ -418,27 +554,29 @@ def _process_batch(sam, features, points, p, geometry, input_hw, crop_hw, crop_b
 
     size = sam.image_encoder.img_size
     points_input = ResizeLongestSide(size).apply_coords(points, crop_hw)
-    low_res, iou = _decode_points(sam, features, points_input)
-    points3 = np.repeat(points, low_res.shape[0] // len(points), axis=0)
+    iou_thresh = float(p["pred_iou_thresh"])
+    low_res, iou, rows = _decode_points(sam, features, points_input, iou_thresh)
+    points3 = np.repeat(points, len(iou) // len(points), axis=0)
     keep = torch.ones_like(iou, dtype=torch.bool)
-    if p["pred_iou_thresh"] > 0.0:
-        keep &= iou > p["pred_iou_thresh"]
+    if iou_thresh > 0.0:
+        keep &= iou > iou_thresh  # implies the point was decoded (see decode_multimask)
     threshold, offset = sam.mask_threshold, p["stability_score_offset"]
     if p["stability_score_thresh"] > 0.0 and keep.any():
         idx = torch.nonzero(keep)[:, 0]
-        bound = stability_upper_bound(low_res[idx].float(), geometry, threshold, offset)
+        bound = stability_upper_bound(low_res[rows[idx]].float(), geometry, threshold, offset)
         keep[idx[bound < p["stability_score_thresh"]]] = False
     idx = torch.nonzero(keep)[:, 0]
-    for start in range(0, len(idx), UPSCALE_CHUNK):
-        chunk = idx[start : start + UPSCALE_CHUNK]
-        logits = sam.postprocess_masks(low_res[chunk][:, None], input_hw, crop_hw)[:, 0]
-        stability = stability_scores(logits, threshold, offset)
-        ok = stability >= p["stability_score_thresh"] if p["stability_score_thresh"] > 0.0 else torch.ones_like(chunk, dtype=torch.bool)
-        masks = logits[ok] > threshold
-        boxes = mask_boxes_inclusive(masks)
-        inside = ~near_crop_edge(boxes, crop_box, image_box)
-        chosen = chunk[ok][inside].cpu().numpy()
-        out.add(masks[inside], boxes[inside], iou[chunk][ok][inside], stability[ok][inside], points3[chosen])
+    if len(idx) == 0:
+        return
+    if official_postprocess(sam) and low_res.device.type == "cpu":  # an accelerator prefers one batched resize
+        pieces, boxes, stability = geometry.upscale(low_res[rows[idx]], threshold, offset)
+    else:
+        pieces, boxes, stability = _upscale_with_model(sam, low_res[rows[idx]], input_hw, crop_hw, threshold, offset)
+    chosen = ~near_crop_edge(boxes, crop_box, image_box)
+    if p["stability_score_thresh"] > 0.0:
+        chosen &= stability >= p["stability_score_thresh"]
+    picked = torch.nonzero(chosen)[:, 0].tolist()
+    out.add([pieces[i] for i in picked], boxes[chosen], iou[idx][chosen], stability[chosen], points3[idx[chosen].cpu().numpy()])
 
 
 def _process_crop(sam, image, encode, crop_box, grid, p, image_hw, bar):

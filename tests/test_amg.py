@@ -220,20 +220,122 @@ def test_real_encoder_random_weights_match_official(sam, image):
     assert_same(ours, theirs)
 
 
-def test_fast_decoder_matches_official_decoder(sam):
-    """The reassociated decoder equals MaskDecoder(multimask_output=True) to float rounding."""
-    torch.manual_seed(3)
-    features = torch.randn(1, 256, 64, 64)
-    coords = torch.rand(5, 1, 2, dtype=torch.float64) * 1024
-    with torch.no_grad():
-        sparse, dense = sam.prompt_encoder(points=(coords, torch.ones(5, 1, dtype=torch.int)), boxes=None, masks=None)
-        pe = sam.prompt_encoder.get_dense_pe()
-        expected, expected_iou = sam.mask_decoder(features, pe, sparse, dense, multimask_output=True)
-        logits, iou = decode_multimask(sam.mask_decoder, features, pe, sparse, dense[:1])
+@pytest.mark.parametrize("upscaling", ["standard", "own modules"])
+def test_fast_decoder_matches_official_decoder(sam, upscaling):
+    """The reassociated decoder equals MaskDecoder(multimask_output=True) to float rounding, with the
+    channels-last upscaling or, when an upscaling module is replaced, through the decoder's own modules."""
+    from helpers.amg import _standard_upscaling
+
+    gelu = sam.mask_decoder.output_upscaling[4]
+    if upscaling == "own modules":
+        gelu.forward = functools.partial(type(gelu).forward, gelu)
+    try:
+        assert _standard_upscaling(sam.mask_decoder) == (upscaling == "standard")
+        torch.manual_seed(3)
+        features = torch.randn(1, 256, 64, 64)
+        coords = torch.rand(5, 1, 2, dtype=torch.float64) * 1024
+        with torch.no_grad():
+            sparse, dense = sam.prompt_encoder(points=(coords, torch.ones(5, 1, dtype=torch.int)), boxes=None, masks=None)
+            pe = sam.prompt_encoder.get_dense_pe()
+            expected, expected_iou = sam.mask_decoder(features, pe, sparse, dense, multimask_output=True)
+            logits, iou, has_masks = decode_multimask(sam.mask_decoder, features, pe, sparse, dense[:1])
+    finally:
+        vars(gelu).pop("forward", None)
+    assert has_masks.all()
     assert logits.shape == expected.shape == (5, 3, 256, 256)
     scale = expected.abs().max()
     assert (logits - expected).abs().max() <= 1e-5 * scale
     assert (iou - expected_iou).abs().max() <= 1e-5
+
+
+def test_iou_threshold_skips_masks_of_rejected_prompts(sam, image):
+    """Prompts whose three candidates all fail pred_iou_thresh get no masks; the others get the official ones,
+    and generate_sam with that threshold still equals the official generator."""
+    from helpers.amg import _decode_points
+
+    features = fake_encode(image)
+    coords = torch.as_tensor(np.random.default_rng(5).uniform(0, 1024, (12, 1, 2)))
+    with torch.no_grad():
+        sparse, dense = sam.prompt_encoder(points=(coords, torch.ones(12, 1, dtype=torch.int)), boxes=None, masks=None)
+        pe = sam.prompt_encoder.get_dense_pe()
+        expected, expected_iou = sam.mask_decoder(features, pe, sparse, dense, multimask_output=True)
+        thresh = float(expected_iou.max(dim=1).values.median())
+        logits, iou, has_masks = decode_multimask(sam.mask_decoder, features, pe, sparse, dense[:1], thresh)
+    assert torch.equal(has_masks, (iou > thresh).any(dim=1))
+    assert 0 < int(has_masks.sum()) < 12
+    assert logits.shape == (int(has_masks.sum()), 3, 256, 256)
+    assert (logits - expected[has_masks]).abs().max() <= 1e-5 * expected.abs().max()
+    assert (iou - expected_iou).abs().max() <= 1e-5
+    # the generator's view: each candidate of a decoded prompt finds its own logits, the others none
+    with torch.no_grad():
+        flat_logits, flat_iou, rows = _decode_points(sam, features, coords[:, 0].numpy(), thresh)
+    assert torch.equal(rows >= 0, has_masks.repeat_interleave(3))
+    decoded = torch.nonzero(rows >= 0)[:, 0]
+    assert (flat_logits[rows[decoded]] - expected.flatten(0, 1)[decoded]).abs().max() <= 1e-5 * expected.abs().max()
+
+    params = {"points_per_side": 4, "pred_iou_thresh": thresh, "stability_score_thresh": 0.0}
+    theirs = official(sam, image, fake_encode, **params)
+    assert_same(generate_sam(sam, image, fake_encode, progress=False, **params), theirs)
+
+
+def blob_logits(rng, hw=(256, 256)) -> torch.Tensor:
+    """Low-res logit maps: small, large, edge-touching, empty, full and speckled shapes."""
+    yy, xx = np.mgrid[0 : hw[0], 0 : hw[1]].astype(np.float32)
+
+    def blob(cx, cy, r):
+        return 8.0 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r)) - 4.0
+
+    maps = [blob(128, 128, 3), blob(60, 200, 40), blob(0, 255, 25), blob(250, 5, 2), np.full(hw, -9.0), np.full(hw, 3.0)]
+    maps += [np.maximum(blob(*rng.uniform(0, 256, 2), rng.uniform(1, 30)), blob(*rng.uniform(0, 256, 2), 5)) for _ in range(4)]
+    maps.append(rng.normal(0, 2, hw))
+    return torch.as_tensor(np.stack(maps), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("crop_hw, offset", [((96, 128), 1.0), ((700, 1500), -0.5), ((512, 512), 2.0), ((1024, 37), 1.0)])
+def test_upscale_equals_postprocess_masks(sam, crop_hw, offset):
+    """The matrix-form, region-restricted upscaling gives the masks, boxes and stability scores of
+    ``Sam.postprocess_masks`` on shapes of every size, including empty and full masks."""
+    from segment_anything.utils.transforms import ResizeLongestSide
+
+    from helpers.amg import _upscale_with_model, _UpscaleGeometry, official_postprocess
+
+    assert official_postprocess(sam)
+    low_res = blob_logits(np.random.default_rng(8))
+    input_hw = ResizeLongestSide.get_preprocess_shape(*crop_hw, sam.image_encoder.img_size)
+    geometry = _UpscaleGeometry(256, sam.image_encoder.img_size, input_hw, crop_hw)
+    with torch.no_grad():
+        pieces, boxes, stability = geometry.upscale(low_res, sam.mask_threshold, offset)
+        expected_pieces, expected_boxes, expected_stability = _upscale_with_model(sam, low_res, input_hw, crop_hw, sam.mask_threshold, offset)
+    assert torch.equal(boxes, expected_boxes)
+    np.testing.assert_allclose(stability.numpy(), expected_stability.numpy(), atol=1e-4)
+    assert torch.isnan(stability[4]) and torch.isnan(expected_stability[4])  # nothing above any cut
+    for piece, expected in zip(pieces, expected_pieces):
+        assert piece.shape == expected.shape
+        assert (piece != expected).sum() <= 1e-4 * piece.size
+
+
+def test_patched_postprocess_is_used(sam, image):
+    """A model whose postprocess_masks is not segment-anything's own is upscaled by that method."""
+    from helpers.amg import official_postprocess
+
+    calls = []
+    original = sam.postprocess_masks
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    params = {"points_per_side": 2, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0}
+    theirs = official(sam, image, fake_encode, **params)
+    sam.postprocess_masks = spy
+    try:
+        assert not official_postprocess(sam)
+        ours = generate_sam(sam, image, fake_encode, progress=False, **params)
+    finally:
+        del sam.postprocess_masks
+    assert official_postprocess(sam)
+    assert calls
+    assert_same(ours, theirs)
 
 
 def test_patched_decoder_runs_its_own_forward(sam):
