@@ -165,6 +165,13 @@ def near_crop_edge(boxes: torch.Tensor, crop_box, image_box, atol: float = 20.0)
     return (near_crop & ~near_image).any(dim=1)
 
 
+def _window_max(values: torch.Tensor) -> torch.Tensor:
+    """Max of ``values`` (..., L) along the last axis over positions ``c-1 .. c+3`` of each c (clamped)."""
+    n = values.shape[-1]
+    pooled = torch.nn.functional.max_pool1d(values.reshape(-1, 1, n), 5, stride=1, padding=2).view(values.shape)
+    return pooled[..., torch.clamp(torch.arange(n, device=values.device) + 1, max=n - 1)]
+
+
 def _window_extreme(logits: torch.Tensor, kind: str) -> torch.Tensor:
     """Max or min (``kind``) of low-res logits (N, h, w) over rows/columns ``c-1 .. c+3`` of each cell c.
 
@@ -172,18 +179,8 @@ def _window_extreme(logits: torch.Tensor, kind: str) -> torch.Tensor:
     :class:`_UpscaleGeometry`), with one cell of slack for float rounding in the source index.
     """
     sign = 1.0 if kind == "max" else -1.0
-    pooled = torch.nn.functional.max_pool2d(sign * logits[:, None], 5, stride=1, padding=2)[:, 0]
-    h, w = logits.shape[1:]
-    rows = torch.clamp(torch.arange(h, device=logits.device) + 1, max=h - 1)
-    cols = torch.clamp(torch.arange(w, device=logits.device) + 1, max=w - 1)
-    return sign * pooled[:, rows][:, :, cols]
-
-
-def _window_max_1d(values: torch.Tensor) -> torch.Tensor:
-    """Max of (N, L) values over positions ``c-1 .. c+3`` of each c (one axis of :func:`_window_extreme`)."""
-    pooled = torch.nn.functional.max_pool1d(values[:, None], 5, stride=1, padding=2)[:, 0]
-    n = values.shape[1]
-    return pooled[:, torch.clamp(torch.arange(n, device=values.device) + 1, max=n - 1)]
+    along_cols = _window_max(sign * logits)
+    return sign * _window_max(along_cols.transpose(1, 2).contiguous()).transpose(1, 2)
 
 
 def _resize_matrix(low: int, big: int, kept: int, out: int):
@@ -215,10 +212,10 @@ class _UpscaleGeometry:
     """
 
     def __init__(self, low: int, encoder_size: int, input_hw, output_hw):
-        self.home_rows = self._home_cells(low, encoder_size, input_hw[0], output_hw[0])
-        self.home_cols = self._home_cells(low, encoder_size, input_hw[1], output_hw[1])
-        self.rows = torch.as_tensor(np.bincount(self.home_rows, minlength=low), dtype=torch.float64)
-        self.cols = torch.as_tensor(np.bincount(self.home_cols, minlength=low), dtype=torch.float64)
+        self.home_rows = torch.as_tensor(self._home_cells(low, encoder_size, input_hw[0], output_hw[0]))
+        self.home_cols = torch.as_tensor(self._home_cells(low, encoder_size, input_hw[1], output_hw[1]))
+        self.rows = torch.bincount(self.home_rows, minlength=low).double()
+        self.cols = torch.bincount(self.home_cols, minlength=low).double()
         self.row_matrix, self.row_first, self.row_last = _resize_matrix(low, encoder_size, input_hw[0], output_hw[0])
         self.col_matrix, self.col_first, self.col_last = _resize_matrix(low, encoder_size, input_hw[1], output_hw[1])
 
@@ -248,10 +245,8 @@ class _UpscaleGeometry:
         ``stability`` (N,) float32 (NaN when no pixel exceeds ``threshold - offset``, as the official score).
         """
         lowest = threshold - abs(offset) - _BOUND_MARGIN
-        home_rows = torch.as_tensor(self.home_rows, device=low_res.device)
-        home_cols = torch.as_tensor(self.home_cols, device=low_res.device)
-        live_rows = (_window_max_1d(low_res.amax(dim=2)) > lowest)[:, home_rows].cpu().numpy()  # (N, H)
-        live_cols = (_window_max_1d(low_res.amax(dim=1)) > lowest)[:, home_cols].cpu().numpy()  # (N, W)
+        live_rows = (_window_max(low_res.amax(dim=2)) > lowest)[:, self.home_rows].numpy()  # (N, H)
+        live_cols = (_window_max(low_res.amax(dim=1)) > lowest)[:, self.home_cols].numpy()  # (N, W)
         pieces, boxes, stability = [], np.zeros((len(low_res), 4), dtype=np.int64), np.full(len(low_res), np.nan, dtype=np.float32)
         for n, (rows, cols) in enumerate(zip(live_rows, live_cols)):
             ys, xs = np.flatnonzero(rows), np.flatnonzero(cols)
@@ -443,15 +438,16 @@ def decode_multimask(decoder, image_embeddings, image_pe, sparse, dense_one, iou
     pe = image_pe.flatten(2).transpose(1, 2).contiguous()
     first, *rest = transformer.layers
     outputs = [0, *range(2, 1 + decoder.num_mask_tokens)]  # IoU token, then mask tokens 1.. (multimask output)
+    image_with_pe = image + pe
     # until the first image-to-token attention, every prompt sees the same image tokens: batch all prompts
-    queries_all = _token_side(first, tokens, tokens, image + pe, image)
+    queries_all = _token_side(first, tokens, tokens, image_with_pe, image)
     standard = _standard_upscaling(decoder)
     # on CPU, small groups are ~2x faster than one big batch (cache); accelerators want the whole batch
     chunk = DECODER_CHUNK if image.device.type == "cpu" else len(tokens)
     masks, ious, has_masks = [], [], []
     for start in range(0, len(tokens), chunk):
         queries, prompt = queries_all[start : start + chunk], tokens[start : start + chunk]
-        keys = first.norm4(_image_to_token(first.cross_attn_image_to_token, image + pe, queries + prompt, queries, image))
+        keys = first.norm4(_image_to_token(first.cross_attn_image_to_token, image_with_pe, queries + prompt, queries, image))
         for layer in rest:
             keys_pe = keys + pe
             queries = _token_side(layer, queries, prompt, keys_pe, keys)
