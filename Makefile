@@ -14,7 +14,7 @@ export YOLO_AUTOINSTALL := False
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,sam2,text]"
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,sam2,text,onnx,app,dask]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -27,7 +27,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check helpers tests benchmarks
-	$(PY) -m pytest --nbmake --nbmake-timeout=900 --durations=15
+	$(PY) -m pytest --durations=15
 
 bench: $(STAMP)
 	$(PY) -m helpers bench

@@ -32,7 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import helpers  # noqa: E402
-import helpers.amg as amg  # noqa: E402
+import helpers.amg.generator as amg  # noqa: E402
 from helpers.amg import generate_sam  # noqa: E402
 from helpers.bench import hardware_line, measure, print_table  # noqa: E402
 from helpers.models import ensure_smoke_weights  # noqa: E402

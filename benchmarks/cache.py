@@ -25,10 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from helpers.backends.sam import SamModel  # noqa: E402
 from helpers.bench import hardware_line, measure, print_table  # noqa: E402
 from helpers.embedding_cache import EmbeddingCache  # noqa: E402
 from helpers.models import ensure_smoke_weights, load_model  # noqa: E402
-from helpers.sam import SamModel  # noqa: E402
 
 
 def scene_image(name: str) -> np.ndarray:

@@ -45,7 +45,7 @@ def cheap_model():
     """A backend whose per-tile cost is small and constant: bright connected components."""
     from scipy import ndimage
 
-    from helpers.base import SegmentationModel
+    from helpers.backends.base import SegmentationModel
 
     class ThresholdComponents(SegmentationModel):
         def _set_scene(self, scene):

@@ -1,5 +1,5 @@
-import sys
+"""``python -m helpers``: the command line (:mod:`helpers.cli`)."""
 
 from .cli import main
 
-sys.exit(main())
+raise SystemExit(main())

@@ -62,3 +62,28 @@ def atomic_output_handle(path, suffix: str | None = None, fsync: bool = False):
             os.replace(handle.path, path)
     finally:
         handle.path.unlink(missing_ok=True)
+
+
+@contextmanager
+def removing_new_empty_folders(outputs):
+    """On exit, remove the folders that the block created for ``outputs`` and left empty.
+
+    Writers create output folders as they go (:func:`helpers.atomic.atomic_output`); when inputs fail
+    or the user presses Ctrl-C, no empty folder should be left to suggest something was written.
+
+    Args:
+        outputs: the file paths the block may write; only their missing parent folders (as of entry)
+            are candidates, so folders that existed before are never touched.
+    """
+    missing = set()
+    for path in outputs:
+        for folder in Path(path).parents:
+            if folder.exists():
+                break
+            missing.add(folder)
+    try:
+        yield
+    finally:
+        for folder in sorted(missing, key=lambda p: len(p.parts), reverse=True):  # deepest first
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()

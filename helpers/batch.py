@@ -34,13 +34,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output
-from .export import draw_banner, overlay_labels, write_png, write_vector
-from .raster import RASTER_SUFFIXES, removing_new_empty_folders
-from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, segment_tiled, tile_grid
+from .atomic import atomic_output, removing_new_empty_folders
+from .config import smoke_mode
+from .embedding_cache import checkpoint_identity
+from .errors import one_line
+from .export import write_png, write_vector
+from .raster import RASTER_SUFFIXES, open_raster
+from .registry import get_spec
+from .render import draw_banner, overlay_labels
+from .smoke import SMOKE_BANNER, read_smoke_marker, smoke_weights_path
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, segment_tiled
+from .weights import weights_path
 
-__all__ = ["FORMATS", "BatchSummary", "LazyModel", "find_inputs", "read_prompts", "segment_batch", "contact_sheet",
-           "register_cli"]
+__all__ = ["FORMATS", "DEFAULT_FORMATS", "BatchSummary", "LazyModel", "find_inputs", "read_prompts", "segment_batch",
+           "segment_file", "contact_sheet"]
 
 # --formats name -> file ending appended to the output stem.
 FORMATS = {
@@ -135,8 +142,6 @@ def _weights_identity(model) -> dict:
     checkpoint = getattr(model, "checkpoint", None)
     identity = {"weights": None, "weights_id": None, "smoke": bool(getattr(model, "smoke", False))}
     if checkpoint is not None:
-        from .embedding_cache import checkpoint_identity
-
         path = Path(checkpoint).expanduser()
         identity.update(weights=str(path.resolve()), weights_id=checkpoint_identity(path) if path.is_file() else None)
     return identity
@@ -154,30 +159,28 @@ class LazyModel:
     """
 
     def __init__(self, name: str, weights=None):
-        from .weights import get_spec, weights_path
-
         self.name = name
         self.weights = weights
         if weights is not None:
             self.checkpoint = Path(weights).expanduser()
-        elif get_spec(name).family == "conventional":
+        elif not get_spec(name).has_weights:
             self.checkpoint = None
+        elif smoke_mode():  # load_model would use the shared smoke weights
+            self.checkpoint = smoke_weights_path(name)
         else:
             self.checkpoint = weights_path(name)
         self._model = None
 
     @property
     def smoke(self) -> bool:
-        from .weights import read_smoke_marker
-
         return self.checkpoint is not None and self.checkpoint.is_file() and read_smoke_marker(self.checkpoint) is not None
 
     def load(self):
         """The loaded :class:`helpers.base.SegmentationModel` (loaded once)."""
         if self._model is None:
-            from . import models
+            from .models import load_model
 
-            self._model = models.load_model(self.name, weights=self.weights)
+            self._model = load_model(self.name, weights=self.weights)
         return self._model
 
 
@@ -216,7 +219,7 @@ def read_prompts(path, mode: str = "points"):
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:  # noqa: BLE001 - pyogrio/fiona raise several types for unreadable files
-        raise ValueError(f"cannot read prompts file {path}: {_one_line(exc)}") from None
+        raise ValueError(f"cannot read prompts file {path}: {one_line(exc)}") from None
     if "geometry" not in gdf.columns:
         raise ValueError(f"prompts file {path} has no geometries (a plain table?)")
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
@@ -288,56 +291,14 @@ def _prompts_for_scene(gdf, mode: str, source) -> dict | None:
     inside = geoms.within(footprint).to_numpy()
     labels = np.asarray(gdf[LABEL_COLUMN] if LABEL_COLUMN in gdf else np.ones(len(gdf)), int)
     xy = np.column_stack([geoms.x, geoms.y]) if len(geoms) else np.zeros((0, 2))
-    rows = np.flatnonzero(inside & (labels == 1))
-    foreground, background = xy[rows], xy[inside & (labels == 0)]
-    if len(foreground) == 0:
+    rows = np.flatnonzero(inside)
+    if not (labels[rows] == 1).any():
         return None
-    if len(background):
-        from .prompts import to_pixel_points
-        from .scene import Scene
-
-        header = Scene(image=np.broadcast_to(np.zeros(3, np.uint8), (source.height, source.width, 3)),
-                       crs=source.crs, transform=source.transform)  # costs no memory
-        background = to_pixel_points(background, source.crs, header)
-    return {mode: foreground, "crs": source.crs, "background": background, "rows": rows}
-
-
-class _WithBackground:
-    """A model whose point prompts also get the background points lying in the current tile (label 0).
-
-    :func:`helpers.tiling.segment_tiled` prompts one foreground point at a time; this adds the file's
-    background points, in tile coordinates, to each of those prompts. Everything else is the model's.
-    """
-
-    def __init__(self, model, background: np.ndarray):
-        vars(self).update(_model=model, _background=np.asarray(background, float).reshape(-1, 2),
-                          _local=np.zeros((0, 2)))
-
-    def set_image(self, scene):
-        col, row, width, height = scene.meta["window"]
-        local = self._background - (col, row)
-        inside = (local >= -0.5).all(axis=1) & (local[:, 0] < width - 0.5) & (local[:, 1] < height - 0.5)
-        vars(self)["_local"] = local[inside]
-        self._model.set_image(scene)
-        return self
-
-    def predict(self, points=None, labels=None, **kwargs):
-        points = np.asarray(points, float).reshape(-1, 2)
-        labels = np.ones(len(points), int) if labels is None else np.asarray(labels, int)
-        return self._model.predict(points=np.concatenate([points, self._local]),
-                                   labels=np.concatenate([labels, np.zeros(len(self._local), int)]), **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(vars(self)["_model"], name)
-
-    def __setattr__(self, name, value):  # e.g. tiling switching the embedding cache off
-        setattr(self._model, name, value)
+    return {mode: xy[rows], "labels": labels[rows], "crs": source.crs, "rows": rows}
 
 
 # ---- one file -------------------------------------------------------------------------------------
 def _write_overlay(result, path: Path) -> Path:
-    from .masks import SMOKE_BANNER
-
     image = overlay_labels(result.preview, result.preview_labels, alpha=0.5)
     if result.smoke:
         image = draw_banner(image, SMOKE_BANNER.replace("\u2014", "-"))
@@ -348,8 +309,6 @@ def _write_overlay(result, path: Path) -> Path:
 def segment_file(model, path: Path, stem: Path, formats, mode="everything", prompts=None, tile_size=DEFAULT_TILE_SIZE,
                  overlap=DEFAULT_OVERLAP, params=None, read_options=None, progress=False, cog=False) -> int:
     """Segment one raster and write its outputs (all atomic). Returns the number of masks."""
-    from .raster import open_raster
-
     outputs = _outputs(stem, formats)
     with open_raster(path, **(read_options or {})) as source:
         scene_prompts = None
@@ -357,8 +316,6 @@ def segment_file(model, path: Path, stem: Path, formats, mode="everything", prom
             scene_prompts = _prompts_for_scene(prompts, mode, source)
             if scene_prompts is None:
                 raise ValueError("none of the (foreground) prompts falls inside this image")
-            if len(scene_prompts.get("background", ())):
-                model = _WithBackground(model, scene_prompts["background"])
         result = segment_tiled(model, source, tile_size=tile_size, overlap=overlap, mode=mode,
                                prompts=scene_prompts, params=params, out_path=outputs.get("tif"),
                                progress=progress, cog=cog, vectors=any(f in formats for f in VECTOR_FORMATS))
@@ -403,16 +360,6 @@ def contact_sheet(items: list[tuple[Path, str]], path, columns: int = 4, size: i
 
 
 # ---- the batch --------------------------------------------------------------------------------------
-def _one_line(exc: BaseException) -> str:
-    """First line of the message; the exception's name only for what is not a user-facing error (a bug)."""
-    from .cli import user_facing_errors
-
-    text = str(exc).strip().splitlines()
-    if text and isinstance(exc, user_facing_errors()):
-        return text[0]
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
 def _settings(model, model_name, mode, prompts, tile_size, overlap, formats, params, read_options, cog) -> dict:
     """What the outputs depend on (besides the input file): recorded in, and compared with, ``.done.json``."""
     settings = {"model": model_name or getattr(model, "name", ""), **_weights_identity(model), "mode": mode,
@@ -484,8 +431,8 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
                     n = segment_file(model, path, stem, formats, mode, prompts, tile_size, overlap, params,
                                      read_options, progress=False, cog=cog)
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-                    summary.failed.append((path, _one_line(exc)))
-                    log(f"FAILED {path}: {_one_line(exc)}")
+                    summary.failed.append((path, one_line(exc)))
+                    log(f"FAILED {path}: {one_line(exc)}")
                     continue
                 record = {**fingerprint, "masks": n, "seconds": round(time.perf_counter() - file_start, 3),
                           "outputs": {k: os.path.relpath(v, marker.parent) for k, v in outputs.items()}}
@@ -499,164 +446,3 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
         summary.gallery = contact_sheet(gallery, out_dir / "gallery.png")
     summary.seconds = time.perf_counter() - start
     return summary
-
-
-# ---- command line ---------------------------------------------------------------------------------
-def _parse_param(text: str):
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise ValueError(f"--param wants KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
-
-
-def _parse_formats(text: str) -> list[str]:
-    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
-    if formats == ["all"]:
-        return list(FORMATS)
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        named = ", ".join(unknown) if unknown else repr(text)
-        raise ValueError(f"unknown --formats {named}; choose from {', '.join(FORMATS)} or all")
-    return formats
-
-
-def _generate_parameters(family: str) -> list[str]:
-    """The documented ``generate`` parameters of a backend family (checked before loading the model)."""
-    if family in ("sam", "mobile_sam"):
-        from .amg import AMG_DEFAULTS, AMG_RUN_OPTIONS
-
-        return [*AMG_DEFAULTS, *AMG_RUN_OPTIONS]
-    if family == "fastsam":
-        from .fastsam import EVERYTHING_DEFAULTS
-
-        return list(EVERYTHING_DEFAULTS)
-    if family == "conventional":
-        from .conventional import COMMON_PARAMS, METHOD_PARAMS
-
-        return list(dict.fromkeys([*COMMON_PARAMS, *(k for m in METHOD_PARAMS.values() for k in m)]))
-    import inspect
-
-    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
-
-    skip = ("self", "model", "kwargs", "output_mode")  # as helpers.sam2_backend.Sam2Model.mask_generator
-    return [n for n in inspect.signature(SAM2AutomaticMaskGenerator.__init__).parameters if n not in skip]
-
-
-def _check_params(params: dict, model_name: str, mode: str) -> None:
-    """Unknown ``--param`` names (and, where the backend has a public checker, bad values) fail up front."""
-    from .weights import get_spec
-
-    if not params:
-        return
-    family = get_spec(model_name).family
-    if mode != "everything" and family != "conventional":  # prompted SAM/FastSAM predict takes no options
-        raise ValueError(f"--param is not used by {model_name} in --mode {mode} (only in --mode everything)")
-    valid = _generate_parameters(family)
-    unknown = [k for k in params if k not in valid]
-    if unknown:
-        raise ValueError(f"unknown --param {', '.join(unknown)} for {model_name}; valid: {', '.join(valid)}")
-    if family in ("sam", "mobile_sam"):
-        from .amg import check_amg_params as check_values
-    elif family == "conventional":
-        from .conventional import check_params as check_values
-    else:
-        return
-    try:
-        check_values(params)
-    except TypeError as exc:  # e.g. points_per_side=null reaching int()
-        given = ", ".join(f"{k}={json.dumps(v)}" for k, v in params.items())
-        raise ValueError(f"--param {given}: a value has the wrong type ({exc})") from None
-
-
-def _checked_inputs(inputs) -> list[Path]:
-    """The raster files to segment; a missing or unsupported input, or no raster at all, is a UserError."""
-    from .cli import UserError
-
-    jobs, rejected = find_inputs(inputs)
-    if rejected:
-        path, reason = rejected[0]
-        raise UserError(f"input {path}: {reason}")
-    if not jobs:
-        raise UserError(f"no rasters found under {', '.join(map(str, inputs))} (looked for {', '.join(RASTER_SUFFIXES)})")
-    return [path for path, _ in jobs]
-
-
-def _cmd_segment(args) -> int:
-    """Check every argument (nothing loaded or written yet), then run the batch with a lazily loaded model."""
-    from .cli import UserError
-    from .raster import check_bands
-    from .weights import WeightsUnavailableError, get_spec
-
-    formats = _parse_formats(args.formats)
-    get_spec(args.model)  # unknown names fail here, in one line
-    if args.weights is not None and not Path(args.weights).expanduser().is_file():
-        raise UserError(f"--weights file not found: {args.weights}")
-    try:
-        tile_grid(args.tile, args.tile, args.tile, args.overlap)
-    except ValueError as exc:
-        raise UserError(f"--tile {args.tile} --overlap {args.overlap}: {exc}") from None
-    params = dict(_parse_param(p) for p in args.param)
-    _check_params(params, args.model, args.mode)
-    if args.mode != "everything" and not args.prompts:
-        raise UserError(f"--mode {args.mode} needs --prompts FILE (points or polygons, any CRS)")
-    if args.mode == "everything" and args.prompts:
-        raise UserError("--prompts needs --mode points or --mode boxes")
-    prompts = read_prompts(args.prompts, args.mode) if args.prompts else None
-    check_bands(_checked_inputs(args.inputs), args.bands)
-    read_options = {}
-    if args.bands:
-        read_options["bands"] = args.bands
-    if args.sar:
-        read_options["sar"] = True
-    try:
-        summary = segment_batch(
-            args.inputs, args.out, LazyModel(args.model, args.weights), model_name=args.model, mode=args.mode,
-            prompts=prompts, tile_size=args.tile, overlap=args.overlap, formats=formats, params=params,
-            read_options=read_options, force=args.force, cog=args.cog, progress=not args.quiet,
-        )
-    except WeightsUnavailableError as exc:
-        raise UserError(str(exc).splitlines()[0]) from None
-    print(f"segment: {summary}")
-    for path, reason in summary.failed:
-        print(f"  failed: {path}: {reason}")
-    if summary.gallery:
-        print(f"  gallery: {summary.gallery}")
-    return summary.exit_code
-
-
-def register_cli(subparsers) -> None:
-    """Add ``segment`` to ``python -m helpers``."""
-    p = subparsers.add_parser(
-        "segment", help="segment raster files / folder trees into GIS layers (tiled, resumable)",
-        description=__doc__.splitlines()[0],
-        epilog="Exit status: 0 all inputs done, 1 some inputs failed (one line each), 2 bad arguments "
-        "(reported before anything is loaded or written).",
-    )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="raster files or folders (searched recursively)")
-    p.add_argument("--model", required=True, help="registry name, e.g. sam_vit_b, fastsam_s, conventional")
-    p.add_argument("--weights", help="local weights file (default: the cached official checkpoint)")
-    p.add_argument("--mode", choices=("everything", "points", "boxes"), default="everything",
-                   help="everything: automatic masks; points / boxes: one object per prompt in --prompts")
-    p.add_argument("--prompts", metavar="FILE",
-                   help="vector file, any CRS (none: pixel column/row). points mode: Point geometries, optional "
-                   "'label' column 1=foreground (one object each) / 0=background (excluded from the foreground "
-                   "masks in its tile); boxes mode: Polygons (their bounding boxes)")
-    p.add_argument("--tile", type=int, default=DEFAULT_TILE_SIZE,
-                   help="tile size in pixels, >= 32 (default %(default)s)")
-    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP,
-                   help="tile overlap in pixels, 0 to tile/2 (default %(default)s)")
-    p.add_argument("--out", required=True, help="output folder (mirrors the input tree)")
-    p.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
-                   help=f"comma-separated, from {','.join(FORMATS)}, or all (default %(default)s)")
-    p.add_argument("--bands", help="1 or 3 bands to read, e.g. 4,3,2 or red,green,blue (checked on the first input)")
-    p.add_argument("--sar", action="store_true", help="inputs are SAR linear power: convert to dB first")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra generate option (everything mode; conventional: any mode), e.g. "
-                   "points_per_side=16; names are checked against the model's parameters (repeatable)")
-    p.add_argument("--cog", action="store_true", help="write label rasters as Cloud Optimized GeoTIFFs")
-    p.add_argument("--force", action="store_true", help="redo inputs that are already finished")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_segment)

@@ -4,7 +4,7 @@ SAM's image encoder is the expensive step (about 10 s per image for ViT-B on a l
 encoder and mask decoder take milliseconds. Embeddings are therefore kept
 
 * in memory, in a small LRU shared by every model in the process (``default_cache()``), and
-* on disk under ``helpers.weights.home_dir() / "embeddings"`` (``$SAMRS_HOME/embeddings``, default
+* on disk under ``helpers.config.home_dir() / "embeddings"`` (``$SAMRS_HOME/embeddings``, default
   ``~/.cache/sam-rs/embeddings``), one file per key, so a new kernel re-opening the same scene loads
   the embedding instead of re-encoding it. A disk that cannot be written (read-only, full) only costs
   the speed-up: the cache warns once and predictions go on.
@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .atomic import atomic_output
+from .config import home_dir
 
 __all__ = [
     "Embedding",
@@ -75,9 +76,7 @@ class Embedding:
 
 
 def embedding_dir() -> Path:
-    """Default on-disk location: ``helpers.weights.home_dir() / "embeddings"`` (``$SAMRS_HOME/embeddings``)."""
-    from .weights import home_dir
-
+    """Default on-disk location: ``helpers.config.home_dir() / "embeddings"`` (``$SAMRS_HOME/embeddings``)."""
     return home_dir() / "embeddings"
 
 

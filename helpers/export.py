@@ -28,6 +28,10 @@ import numpy as np
 
 from .atomic import atomic_output, atomic_output_handle
 from .crs import areas_m2
+from .maskops import boxes_from_masks, label_raster
+from .render import draw_banner, label_colours
+from .scene import check_rgb_uint8
+from .smoke import SMOKE_BANNER
 
 __all__ = [
     "VECTOR_DRIVERS",
@@ -40,8 +44,6 @@ __all__ = [
     "LabelRasterWriter",
     "write_label_geotiff",
     "masks_to_geotiff",
-    "label_colours",
-    "overlay_labels",
     "masks_to_png",
 ]
 
@@ -174,8 +176,6 @@ def vectorize_masks(masks: np.ndarray, offset=(0, 0), connectivity: int = 4, box
         object array (N,): shapely Polygon / MultiPolygon (holes kept) in pixel coordinates of corners,
         ``None`` for empty masks.
     """
-    from .masks import boxes_from_masks
-
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim != 3:
         raise ValueError(f"masks must be (N, H, W), got shape {masks.shape}")
@@ -463,13 +463,6 @@ def write_label_geotiff(labels: np.ndarray, path, crs=None, transform=None, cog:
     return Path(path)
 
 
-def _label_raster_small_on_top(masks) -> np.ndarray:
-    labels = np.zeros(masks.shape, dtype=np.uint32)
-    for i in np.argsort(-masks.areas, kind="stable"):  # large first: small objects stay visible
-        labels[masks.masks[i]] = i + 1
-    return labels
-
-
 def _tags(masks) -> dict:
     return {"model": masks.model, "prompt_type": masks.prompt_type, "smoke": str(bool(masks.smoke)).lower(),
             "software": "sam-rs"}
@@ -483,46 +476,11 @@ def masks_to_geotiff(masks, path, cog: bool = False, **options) -> Path:
     :class:`LabelRasterWriter` (``compress``, ``blocksize``, ``tags``).
     """
     tags = {**_tags(masks), **options.pop("tags", {})}
-    return write_label_geotiff(_label_raster_small_on_top(masks), path, crs=masks.crs,
+    return write_label_geotiff(label_raster(masks.masks), path, crs=masks.crs,
                                transform=masks.transform, cog=cog, tags=tags, **options)
 
 
 # ---- PNG ------------------------------------------------------------------------------------------
-def label_colours(n: int, seed: int = 0) -> np.ndarray:
-    """uint8 (n + 1, 3) colours for labels 0..n (0 is black), the same as ``Masks.overlay`` uses."""
-    colours = np.zeros((n + 1, 3), dtype=np.uint8)
-    colours[1:] = np.random.default_rng(seed).uniform(40, 255, size=(n, 3)).astype(np.uint8)
-    return colours
-
-
-def overlay_labels(image: np.ndarray, labels: np.ndarray, alpha: float = 0.45, seed: int = 0,
-                   boundaries: bool = True) -> np.ndarray:
-    """HxWx3 uint8 ``image`` with each label of a uint (H, W) label raster painted in a random colour."""
-    labels = np.asarray(labels)
-    colours = label_colours(int(labels.max(initial=0)), seed).astype(np.float32)
-    out = image.astype(np.float32).copy()
-    fg = labels > 0
-    out[fg] = (1 - alpha) * out[fg] + alpha * colours[labels[fg]]
-    if boundaries:  # thin white outlines make touching objects distinguishable
-        edge = np.zeros_like(fg)
-        edge[:-1] |= labels[:-1] != labels[1:]
-        edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-        out[edge & fg] = 255
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
-def draw_banner(image: np.ndarray, text: str) -> np.ndarray:
-    """A copy of HxWx3 uint8 ``image`` with ``text`` on a dark strip at the top (smoke warnings)."""
-    from PIL import Image, ImageDraw
-
-    pil = Image.fromarray(image)
-    draw = ImageDraw.Draw(pil)
-    height = max(12, min(24, image.shape[0] // 12))
-    draw.rectangle([0, 0, image.shape[1], height], fill=(20, 20, 20))
-    draw.text((4, 1), text, fill=(255, 200, 0))
-    return np.asarray(pil)
-
-
 def write_png(array: np.ndarray, path, text: dict | None = None) -> Path:
     """Write a uint8 array (H, W) or (H, W, 3) as PNG atomically, with optional tEXt metadata."""
     from PIL import Image, PngImagePlugin
@@ -551,11 +509,7 @@ def masks_to_png(masks, path, image: np.ndarray | None = None, alpha: float = 0.
 
     The PNG carries tEXt metadata: model, prompt_type, smoke.
     """
-    from .masks import SMOKE_BANNER
-
     if image is not None:
-        from .scene import check_rgb_uint8
-
         check_rgb_uint8(image)
         if image.shape[:2] != masks.shape:
             raise ValueError(f"image is {image.shape[:2]} but masks are {masks.shape} (H, W)")
@@ -563,7 +517,7 @@ def masks_to_png(masks, path, image: np.ndarray | None = None, alpha: float = 0.
     elif len(masks) == 1:
         array = masks.masks[0].astype(np.uint8) * 255
     else:
-        array = label_colours(len(masks), seed)[_label_raster_small_on_top(masks)]
+        array = label_colours(len(masks), seed)[label_raster(masks.masks)]
     if masks.smoke and banner and array.ndim == 3:
         array = draw_banner(array, SMOKE_BANNER.replace("\u2014", "-"))
     return write_png(array, path, text=_tags(masks))

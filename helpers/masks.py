@@ -6,23 +6,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-SMOKE_BANNER = "untrained weights — masks are meaningless"
-
-
-def boxes_from_masks(masks: np.ndarray) -> np.ndarray:
-    """XYXY pixel boxes (N, 4) enclosing each mask; x1/y1 exclusive-style (last pixel + 1).
-
-    An empty mask gets ``[0, 0, 0, 0]``.
-    """
-    n = masks.shape[0]
-    boxes = np.zeros((n, 4), dtype=np.float32)
-    for i in range(n):
-        rows = np.flatnonzero(masks[i].any(axis=1))
-        if rows.size == 0:
-            continue
-        cols = np.flatnonzero(masks[i].any(axis=0))
-        boxes[i] = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
-    return boxes
+from .maskops import boxes_from_masks, label_raster
+from .render import overlay_masks
+from .smoke import SMOKE_BANNER
 
 
 @dataclass
@@ -155,13 +141,10 @@ class Masks:
     def to_label_raster(self) -> np.ndarray:
         """uint32 (H, W) instance labels: 0 = background, mask i -> i + 1.
 
-        Where masks overlap, the later (higher index) mask wins; use ``sorted("area")`` first to let
-        small objects stay visible on top of large ones.
+        Where masks overlap the smaller mask is on top, the rule of every label raster sam-rs writes
+        (:func:`helpers.maskops.label_raster`); a mask entirely under smaller ones has no pixel here.
         """
-        labels = np.zeros(self.shape, dtype=np.uint32)
-        for i in range(len(self)):
-            labels[self.masks[i]] = i + 1
-        return labels
+        return label_raster(self.masks)
 
     def union(self) -> np.ndarray:
         """bool (H, W): pixels covered by any mask."""
@@ -169,13 +152,8 @@ class Masks:
 
     # ---- display ------------------------------------------------------------------------------
     def overlay(self, image: np.ndarray, alpha: float = 0.45, seed: int = 0) -> np.ndarray:
-        """HxWx3 uint8: ``image`` with each mask painted in a random colour (like SAM's show_anns)."""
-        out = image.astype(np.float32).copy()
-        colours = np.random.default_rng(seed).uniform(40, 255, size=(len(self), 3))
-        for i in np.argsort(-self.areas, kind="stable"):  # large first, small on top
-            m = self.masks[i]
-            out[m] = (1 - alpha) * out[m] + alpha * colours[i]
-        return np.clip(out, 0, 255).astype(np.uint8)
+        """HxWx3 uint8: ``image`` with each mask painted in its colour, small on top (like SAM's show_anns)."""
+        return overlay_masks(image, self.masks, alpha=alpha, seed=seed)
 
     def show(self, image: np.ndarray | None = None, ax=None, scores: bool = True, title: str | None = None):
         """Plot the masks over ``image`` (HxWx3 uint8) with matplotlib; returns the axes.

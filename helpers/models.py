@@ -1,41 +1,26 @@
-"""Build any registry model by name: ``load_model`` and ``list_models``."""
+"""Build any registry model by name: ``load_model``; write smoke weights: ``write_smoke_weights``."""
 
 from __future__ import annotations
 
-import importlib
-import os
 import warnings
 from pathlib import Path
 
 from .atomic import atomic_output
-from .base import SegmentationModel
+from .backends import backend_for
+from .backends.base import SegmentationModel
+from .config import smoke_mode
 from .device import pick_device
-from .masks import SMOKE_BANNER
-from .weights import REGISTRY, ModelSpec, ensure_weights, get_spec, home_dir, read_smoke_marker
+from .errors import UntrainedWeightsWarning, UserInputError
+from .registry import get_spec, list_models
+from .smoke import SMOKE_BANNER, read_smoke_marker, smoke_weights_path
+from .weights import ensure_weights
 
-# Which module builds each family. A backend module exposes
-#   build(spec, checkpoint: Path | None, device, **options) -> SegmentationModel
-#   write_smoke_checkpoint(spec, path: Path) -> None   (random weights, real architecture and format)
-BACKENDS = {
-    "sam": "helpers.sam",
-    "mobile_sam": "helpers.mobile_sam",
-    "sam2": "helpers.sam2_backend",
-    "fastsam": "helpers.fastsam",
-    "conventional": "helpers.conventional",
-}
+__all__ = ["load_model", "list_models", "write_smoke_weights", "ensure_smoke_weights", "smoke_mode",
+           "smoke_weights_path", "weights_for", "UntrainedWeightsWarning"]
 
-
-class UntrainedWeightsWarning(UserWarning):
-    """Raised (as a warning) when a model is built from smoke weights."""
-
-
-def list_models() -> list[str]:
-    """Registry names, in table order."""
-    return list(REGISTRY)
-
-
-def backend_for(spec: ModelSpec):
-    return importlib.import_module(BACKENDS[spec.family])
+# One banner per (model, weights file) and process: a notebook that loads a model in several cells
+# should not repeat the same warning each time.
+_warned: set[tuple[str, str]] = set()
 
 
 def load_model(name: str, weights=None, device=None, **options) -> SegmentationModel:
@@ -43,26 +28,30 @@ def load_model(name: str, weights=None, device=None, **options) -> SegmentationM
 
     Args:
         name: a registry name, see :func:`list_models` (``"sam_vit_b"``, ``"fastsam_s"``, ...).
-        weights: ``None`` downloads (once, verified) the official checkpoint into the cache
-            (``$SAMRS_CACHE_DIR``, default ``~/.cache/sam-rs``); a path loads that local file instead
-            and skips the download. Smoke weights written by :func:`write_smoke_weights` load
-            through exactly the same code as real checkpoints.
+        weights: ``None`` uses the official checkpoint, downloaded once into the cache
+            (``$SAMRS_CACHE_DIR``, default ``~/.cache/sam-rs``) and verified; in smoke mode
+            (``$SAMRS_SMOKE=1``) the shared untrained weights of the real architecture instead (written
+            once, see :func:`ensure_smoke_weights`). A path loads that local file (official, fine-tuned
+            or smoke weights all load through the same code).
         device: ``None`` picks CUDA, then MPS, then CPU (and prints which); or ``"cpu"``, ``"cuda"``...
-        **options: backend options, e.g. ``half=True`` / ``compile=True`` (GPU only; CPU-safe defaults).
+        **options: backend options (``model.backend.options`` lists them with their meaning), e.g.
+            ``half=True`` / ``compile=True`` (GPU only; CPU-safe defaults).
 
     Raises:
-        ValueError: unknown name; weights file missing; weights not of that architecture.
-        helpers.weights.WeightsUnavailableError: download impossible (the message names the URL and
-            the exact path where the file can be placed by hand).
+        ValueError: unknown name; weights file missing; weights not of that architecture; unknown option.
+        helpers.errors.WeightsUnavailableError: download impossible (the message names the URL, the
+            exact path where the file can be placed by hand, and the other ways forward).
     """
     spec = get_spec(name)
     backend = backend_for(spec)
-    if spec.family == "conventional":
+    if not spec.has_weights:
         return backend.build(spec, None, None, **options)
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise ValueError(f"weights file not found: {path}")
+            raise UserInputError(f"weights file not found: {path}")
+    elif smoke_mode():
+        path = ensure_smoke_weights(name)
     else:
         path = ensure_weights(name)
     smoke = read_smoke_marker(path) is not None
@@ -70,7 +59,8 @@ def load_model(name: str, weights=None, device=None, **options) -> SegmentationM
     model = backend.build(spec, path, dev, **options)
     model.checkpoint = path
     model.smoke = smoke
-    if smoke:
+    if smoke and (name, str(path)) not in _warned:
+        _warned.add((name, str(path)))
         warnings.warn(f"{name}: {SMOKE_BANNER} ({path.name})", UntrainedWeightsWarning, stacklevel=2)
     return model
 
@@ -85,39 +75,25 @@ def write_smoke_weights(name: str, path, seed: int = 0) -> Path:
     import torch
 
     spec = get_spec(name)
-    if spec.family == "conventional":
-        raise ValueError(f"{name} has no weights")
+    backend = backend_for(spec)
+    if backend.write_smoke_checkpoint is None:
+        raise UserInputError(f"{name} has no weights")
     path = Path(path).expanduser()
     if path.is_dir():
-        raise ValueError(f"{path} is a folder; give the file to write, e.g. {path / (name + '_smoke' + Path(spec.filename).suffix)}")
-    if spec.family == "fastsam" and path.suffix != ".pt":
-        raise ValueError(f"ultralytics only loads FastSAM weights from a .pt file; got {path.name}")
+        raise UserInputError(
+            f"{path} is a folder; give the file to write, e.g. {path / (name + '_smoke' + Path(spec.filename).suffix)}"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     # The caller's random state is left as it was; the file appears only when complete.
     with torch.random.fork_rng(devices=[]), atomic_output(path) as tmp:
         torch.manual_seed(seed)
-        backend_for(spec).write_smoke_checkpoint(spec, tmp)
+        backend.write_smoke_checkpoint(spec, tmp)
     return path
 
 
-def smoke_mode() -> bool:
-    """True when ``$SAMRS_SMOKE=1``: tests and the CI run of the notebooks use untrained weights."""
-    return os.environ.get("SAMRS_SMOKE") == "1"
-
-
-def smoke_weights_path(name: str) -> Path:
-    """Where the shared smoke weights of ``name`` live: ``$SAMRS_HOME/smoke/NAME_smoke.pth|.pt``.
-
-    ``$SAMRS_HOME`` defaults to ``~/.cache/sam-rs`` (:func:`helpers.weights.home_dir`). FastSAM files end in ``.pt`` because ultralytics
-    requires it; the others keep their official extension.
-    """
-    home = home_dir()
-    suffix = ".pt" if get_spec(name).family in ("fastsam", "sam2", "mobile_sam") else ".pth"
-    return home / "smoke" / f"{name}_smoke{suffix}"
-
-
 def ensure_smoke_weights(name: str) -> Path:
-    """The shared smoke weights of ``name``, written once (reused by tests, notebooks, benchmarks)."""
+    """The shared smoke weights of ``name`` (:func:`helpers.smoke.smoke_weights_path`), written once and
+    reused by tests, notebooks, benchmarks and smoke mode."""
     path = smoke_weights_path(name)
     if not path.is_file() or read_smoke_marker(path) is None:
         write_smoke_weights(name, path)
@@ -125,8 +101,9 @@ def ensure_smoke_weights(name: str) -> Path:
 
 
 def weights_for(name: str) -> Path | None:
-    """What notebooks pass as ``weights=``: ``None`` (official checkpoint, downloaded once), or in smoke
-    mode (``$SAMRS_SMOKE=1``) the shared untrained weights of the real architecture."""
-    if not smoke_mode() or get_spec(name).family == "conventional":
+    """The weights :func:`load_model` uses for ``name`` without ``weights=``: in smoke mode the shared smoke
+    weights, else ``None`` (the official checkpoint). ``load_model`` needs no help; this is for scripts that
+    want the path itself."""
+    if not smoke_mode() or not get_spec(name).has_weights:
         return None
     return ensure_smoke_weights(name)

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .masks import SMOKE_BANNER, Masks
+from .masks import Masks
 from .prompts import to_map_points, to_pixel_boxes, to_pixel_points
+from .smoke import SMOKE_BANNER
 
 __all__ = ["PromptSession", "PointPicker", "MapPicker", "event_to_pixel"]
 

@@ -8,8 +8,9 @@ in linear power, and scenes far larger than memory. Everything here works on win
   20k x 20k scene is never fully loaded and every window of a scene uses the same limits (tiles look
   identical across seams).
 * :func:`read_scene` reads a whole file into a :class:`~helpers.scene.Scene`.
-* :func:`preprocess` (and ``python -m helpers preprocess``) converts a file or a folder tree into 8-bit
-  3-band GeoTIFFs with identical georeferencing, window by window, with atomic writes.
+* :func:`as_scene` turns whatever a user passes to ``set_image`` (array, path, Scene) into a Scene.
+
+(:mod:`helpers.preprocess` converts whole files and folder trees with these readers.)
 
 Conventions:
 
@@ -26,11 +27,9 @@ Conventions:
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +37,9 @@ import rasterio
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
-from tqdm.auto import tqdm
 
-from .atomic import atomic_output
-from .scene import Scene
+from .errors import RasterPathError
+from .scene import Scene, check_rgb_uint8
 
 DEFAULT_STRETCH = (2.0, 98.0)
 """Default percentile stretch (low, high) in percent, computed over the whole scene's valid pixels."""
@@ -57,10 +55,6 @@ WINDOW_SIZE = 1024
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".jp2", ".img", ".vrt")
 """File endings :func:`preprocess` picks up when walking a folder (case-insensitive)."""
-
-
-class RasterPathError(FileNotFoundError, ValueError):
-    """A raster path that does not exist: both a ``FileNotFoundError`` and a one-line ``ValueError``."""
 
 
 @dataclass(frozen=True)
@@ -493,257 +487,34 @@ def read_scene(path, **options) -> Scene:
         return source.read_scene()
 
 
-# -- preprocessing ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class PreprocessSummary:
-    """What :func:`preprocess` did.
-
-    Attributes:
-        written: output GeoTIFFs written.
-        failed: (input path, one-line reason) for every input that could not be converted.
-    """
-
-    written: list[Path] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-
-def _is_raster_name(path: Path) -> bool:
-    return path.suffix.lower() in RASTER_SUFFIXES
-
-
-def _single_output(source: Path, output: Path) -> Path:
-    """A file input's output: ``output`` itself when it ends in .tif/.tiff, else a file inside that folder.
-
-    Only an existing folder or a path without an ending is a folder: ``out/x.png`` is a mistake, not a
-    folder named ``x.png``.
-    """
-    if output.suffix.lower() in (".tif", ".tiff"):
-        return output
-    if output.is_dir() or not output.suffix:
-        return output / f"{source.stem}.tif"
-    raise ValueError(f"output {output} must end in .tif/.tiff (a GeoTIFF) or be a folder (no file ending)")
-
-
-def _plan_jobs(source: Path, output: Path, recursive: bool) -> list[tuple[Path, Path]]:
-    """(input, output) pairs: a file -> a file (or into a folder); a folder -> a mirrored folder tree."""
-    if not source.exists():
-        raise RasterPathError(f"input not found: {source}")
-    if source.is_file():
-        return [(source, _single_output(source, output))]
-    pattern = "**/*" if recursive else "*"
-    out_resolved = output.resolve()
-    jobs = []
-    for path in sorted(source.glob(pattern)):
-        if not path.is_file() or not _is_raster_name(path) or path.name.startswith("."):
-            continue
-        if out_resolved in path.resolve().parents:  # output folder nested inside the input tree
-            continue
-        jobs.append((path, output / path.relative_to(source).with_suffix(".tif")))
-    if not jobs:
-        where = "under" if recursive else "directly in"
-        raise ValueError(f"no rasters found {where} {source} (looked for {', '.join(RASTER_SUFFIXES)})")
-    return jobs
-
-
-@contextmanager
-def removing_new_empty_folders(outputs):
-    """On exit, remove the folders that the block created for ``outputs`` and left empty.
-
-    Writers create output folders as they go (:func:`helpers.atomic.atomic_output`); when inputs fail
-    or the user presses Ctrl-C, no empty folder should be left to suggest something was written.
+def as_scene(image, **read_options) -> Scene:
+    """Turn what a user passed to ``set_image`` into a :class:`Scene`.
 
     Args:
-        outputs: the file paths the block may write; only their missing parent folders (as of entry)
-            are candidates, so folders that existed before are never touched.
+        image: a :class:`Scene`; an HxWx3 uint8 RGB numpy array (no georeferencing); or a path
+            (``str``/``Path``) to a GeoTIFF, PNG or JPEG. GeoTIFFs keep their CRS/transform and go
+            through :func:`read_scene` (band choice, scene-global stretch, nodata).
+        **read_options: passed to :func:`read_scene` for paths.
     """
-    missing = set()
-    for path in outputs:
-        for folder in Path(path).parents:
-            if folder.exists():
-                break
-            missing.add(folder)
-    try:
-        yield
-    finally:
-        for folder in sorted(missing, key=lambda p: len(p.parts), reverse=True):  # deepest first
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-
-
-def _convert_file(src_path: Path, dst_path: Path, read_options: dict, window_size: int, progress: bool = True) -> Path:
-    """One raster -> 8-bit 3-band GeoTIFF with the same size/CRS/transform, window by window, atomically."""
-    with open_raster(src_path, **read_options) as src:
-        profile = {
-            "driver": "GTiff",
-            "width": src.width,
-            "height": src.height,
-            "count": 3,
-            "dtype": "uint8",
-            "tiled": True,
-            "blockxsize": 256,
-            "blockysize": 256,
-            "compress": "deflate",
-            "photometric": "RGB",
-        }
-        if src.transform is not None:
-            profile.update(crs=src.crs, transform=src.transform)
-        if src.has_mask:
-            profile["nodata"] = 0
-        with atomic_output(dst_path) as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(tmp, "w", **profile) as dst:
-                windows = list(src.windows(window_size))
-                bar = tqdm(windows, desc=src_path.name, leave=False, disable=not progress or len(windows) < 4)
-                for window in bar:
-                    dst.write(_output_block(src.read_window(window), src.has_mask), window=window)
-                dst.update_tags(
-                    SAMRS_SOURCE=src_path.name,
-                    SAMRS_BANDS=",".join(map(str, src.bands)),
-                    SAMRS_SAR=str(src.sar),
-                    SAMRS_STRETCH_LOW=",".join(f"{v:.6g}" for v in src.stats.low),
-                    SAMRS_STRETCH_HIGH=",".join(f"{v:.6g}" for v in src.stats.high),
-                )
-    return dst_path
-
-
-def _output_block(scene: Scene, nodata_zero: bool) -> np.ndarray:
-    """(3,h,w) uint8 for writing; with nodata 0, valid pixels are lifted to >= 1 so they stay valid."""
-    image = scene.image
-    if nodata_zero and scene.valid is not None:
-        image = image.copy()
-        image[scene.valid] = np.maximum(image[scene.valid], 1)
-        image[~scene.valid] = 0
-    return np.moveaxis(image, -1, 0)
-
-
-def preprocess(
-    input,
-    output,
-    bands=None,
-    stretch=DEFAULT_STRETCH,
-    sar: bool = False,
-    recursive: bool = True,
-    window_size: int = WINDOW_SIZE,
-    progress: bool = True,
-    **read_options,
-) -> PreprocessSummary:
-    """Convert rasters into 8-bit 3-band GeoTIFFs ready for SAM/FastSAM, keeping georeferencing exactly.
-
-    Each output has the input's size, CRS and transform; it is written window by window (memory does
-    not grow with the scene), to a temporary file renamed into place at the end (a killed run never
-    leaves a half-written output). Nodata stays nodata: the output's nodata is 0 and valid pixels are
-    lifted to at least 1. The stretch limits used are stored as ``SAMRS_STRETCH_*`` tags.
-
-    Args:
-        input: a raster file, or a folder whose rasters (``RASTER_SUFFIXES``) are all converted.
-        output: for a file input, an output path ending in ``.tif``/``.tiff``, or a folder (an existing
-            one, or a path without a file ending); for a folder input, the folder that receives the
-            mirrored tree (``a/b/x.png`` -> ``OUTPUT/a/b/x.tif``).
-        bands, stretch, sar: as in :func:`open_raster`.
-        recursive: walk sub-folders of a folder input.
-        window_size: side of the square windows read and written.
-        progress: show tqdm progress bars.
-        **read_options: further :func:`open_raster` options (``nodata``, ``sar_db_range``, ...).
-
-    Returns:
-        :class:`PreprocessSummary`. A single-file input that fails raises ``ValueError``; in a folder,
-        failures are collected and the batch goes on. Folders this call created and left empty are
-        removed.
-
-    Raises:
-        ValueError: a missing input, a folder without rasters, a single-file output with another ending.
-    """
-    source, output = Path(input), Path(output)
-    jobs = _plan_jobs(source, output, recursive)
-    if source.is_file():
-        parse_bands(bands)  # a typo in --bands fails before anything is written
-    options = dict(read_options, bands=bands, stretch=stretch, sar=sar)
-    summary = PreprocessSummary()
-    with removing_new_empty_folders(dst for _, dst in jobs):
-        bar = tqdm(jobs, desc="preprocess", unit="file", disable=not progress or len(jobs) < 2)
-        for src_path, dst_path in bar:
-            try:
-                summary.written.append(_convert_file(src_path, dst_path, options, window_size, progress))
-            except (ValueError, TypeError, OSError, RasterioError) as exc:
-                if source.is_file():
-                    raise
-                summary.failed.append((src_path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
-    return summary
-
-
-# -- command line ----------------------------------------------------------------------------------------
-
-
-def register_cli(subparsers) -> None:
-    """Add ``python -m helpers preprocess INPUT OUTPUT [--bands 4,3,2] [--stretch 2 98] [--sar]``."""
-    parser = subparsers.add_parser(
-        "preprocess",
-        help="convert rasters (file or folder tree) to 8-bit 3-band GeoTIFFs with the same georeferencing",
-        description=preprocess.__doc__.splitlines()[0],
-    )
-    parser.add_argument("input", help="raster file or folder (walked recursively)")
-    parser.add_argument(
-        "output", help="file input: output .tif/.tiff, or a folder (existing, or a path without an ending); "
-        "folder input: output folder (mirrored tree)",
-    )
-    parser.add_argument("--bands", help="1-based indexes or band descriptions, e.g. 4,3,2 or B4,B3,B2")
-    parser.add_argument(
-        "--stretch", nargs=2, type=float, default=list(DEFAULT_STRETCH), metavar=("LOW", "HIGH"),
-        help="scene-global percentile stretch (default: 2 98)",
-    )
-    parser.add_argument("--no-stretch", action="store_true", help="map data min/max (SAR: dB range) instead")
-    parser.add_argument("--sar", action="store_true", help="input is linear SAR power: convert to dB first")
-    parser.add_argument(
-        "--sar-db-range", nargs=2, type=float, default=list(DEFAULT_SAR_DB_RANGE), metavar=("LOW", "HIGH"),
-        help="dB clip range for --sar (default: -30 10)",
-    )
-    parser.add_argument("--stretch-uint8", action="store_true", help="stretch 8-bit inputs too")
-    parser.add_argument(
-        "--no-recursive", dest="recursive", action="store_false", help="do not walk sub-folders"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(func=_run_preprocess_cli)
-
-
-def _run_preprocess_cli(args) -> int:
-    summary = preprocess(
-        args.input,
-        args.output,
-        bands=args.bands,
-        stretch=None if args.no_stretch else tuple(args.stretch),
-        sar=args.sar,
-        recursive=args.recursive,
-        sar_db_range=tuple(args.sar_db_range),
-        stretch_uint8=args.stretch_uint8,
-        progress=not args.quiet,
-    )
-    for path, reason in summary.failed:
-        print(f"failed: {path}: {reason}", file=sys.stderr)
-    print(f"preprocess: {len(summary.written)} written, {len(summary.failed)} failed -> {args.output}")
-    return 0 if summary.ok else 1
+    if isinstance(image, Scene):
+        return image
+    if isinstance(image, (str, Path)):
+        return read_scene(image, **read_options)
+    return Scene(image=check_rgb_uint8(image))
 
 
 __all__: Sequence[str] = (
     "DEFAULT_STRETCH",
     "DEFAULT_SAR_DB_RANGE",
     "RASTER_SUFFIXES",
-    "PreprocessSummary",
     "RasterPathError",
     "RasterSource",
     "StretchStats",
+    "as_scene",
     "check_bands",
     "open_raster",
     "parse_bands",
     "power_to_db",
-    "preprocess",
     "read_scene",
-    "register_cli",
-    "removing_new_empty_folders",
     "stretch_to_uint8",
 )

@@ -88,21 +88,3 @@ def check_rgb_uint8(image: np.ndarray) -> np.ndarray:
     if image.shape[0] < 2 or image.shape[1] < 2:
         raise ValueError(f"image is too small: {image.shape[1]}x{image.shape[0]} pixels")
     return image
-
-
-def as_scene(image, **read_options) -> Scene:
-    """Turn what a user passed to ``set_image`` into a :class:`Scene`.
-
-    Args:
-        image: a :class:`Scene`; an HxWx3 uint8 RGB numpy array (no georeferencing); or a path
-            (``str``/``Path``) to a GeoTIFF, PNG or JPEG. GeoTIFFs keep their CRS/transform and go
-            through :func:`helpers.raster.read_scene` (band choice, scene-global stretch, nodata).
-        **read_options: passed to :func:`helpers.raster.read_scene` for paths.
-    """
-    if isinstance(image, Scene):
-        return image
-    if isinstance(image, (str, Path)):
-        from .raster import read_scene
-
-        return read_scene(image, **read_options)
-    return Scene(image=check_rgb_uint8(image))

@@ -26,8 +26,7 @@ Objects smaller than ``overlap - 2 * edge_margin`` are always seen whole by some
 from __future__ import annotations
 
 import contextlib
-import inspect
-import sys
+import dataclasses
 import tempfile
 import time
 import warnings
@@ -36,10 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .export import LabelRasterWriter, build_gdf, overlay_labels, vectorize_masks
+from .export import LabelRasterWriter, build_gdf, vectorize_masks
+from .maskops import boxes_from_masks
+from .prompts import to_pixel_boxes, to_pixel_points
+from .raster import as_scene, open_raster
+from .render import overlay_labels
 from .scene import Scene
 
-__all__ = ["DEFAULT_TILE_SIZE", "DEFAULT_OVERLAP", "Tile", "tile_grid", "TiledResult", "segment_tiled"]
+__all__ = ["DEFAULT_TILE_SIZE", "DEFAULT_OVERLAP", "Tile", "TilingOptions", "tile_grid", "TiledResult",
+           "segment_tiled"]
 
 # 1024 px is SAM's native input (its encoder resizes the long side to 1024): one tile = one encoder pass
 # at full resolution, no down-sampling. 128 px of overlap (12.5 % extra work per axis) exceeds the size
@@ -56,6 +60,51 @@ DEFAULT_STITCH_IOU = 0.5
 _FINAL_BLOCK = 1024
 _GDAL_CACHE_MB = 64
 _MODES = ("everything", "points", "boxes")
+
+
+@dataclass(frozen=True)
+class TilingOptions:
+    """How :func:`segment_tiled` cuts, merges and writes a scene.
+
+    Attributes:
+        tile_size: tile side in pixels (default 1024, SAM's native input size), >= 32.
+        overlap: pixels shared by neighbouring tiles (default 128, larger than typical objects), 0 to
+            ``tile_size / 2``.
+        edge_margin: a mask within this many pixels of a seam counts as touching it.
+        stitch_iou: IoU inside the overlap above which two views/pieces are the same object.
+        min_area: masks with fewer valid pixels are ignored.
+        cache_embeddings: keep each tile's image embedding in the model's embedding cache (worth it when
+            re-running with other parameters; off by default so big scenes do not fill the disk).
+        keep_tile_polygons: also return the per-tile polygons with their merge status (``tile_gdf``).
+        vectors: build polygons (``gdf``); ``False`` writes only the label raster, for scenes with so
+            many objects that their polygons would not fit in memory.
+        cog: write the label raster as a Cloud Optimized GeoTIFF.
+        preview_size: longest side of ``preview`` / ``preview_labels``.
+        progress: show a tqdm bar over tiles.
+    """
+
+    tile_size: int = DEFAULT_TILE_SIZE
+    overlap: int = DEFAULT_OVERLAP
+    edge_margin: int = DEFAULT_EDGE_MARGIN
+    stitch_iou: float = DEFAULT_STITCH_IOU
+    min_area: int = 1
+    cache_embeddings: bool = False
+    keep_tile_polygons: bool = False
+    vectors: bool = True
+    cog: bool = False
+    preview_size: int = 1024
+    progress: bool = True
+
+    def __post_init__(self):
+        tile_grid(self.tile_size, self.tile_size, self.tile_size, self.overlap)  # checks both, one line each
+
+    def replace(self, **changes) -> TilingOptions:
+        """A copy with ``changes`` (unknown names are a one-line ``ValueError``)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            valid = ", ".join(f.name for f in dataclasses.fields(self))
+            raise ValueError(f"unknown tiling option(s) {', '.join(unknown)}; valid: {valid}")
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -199,13 +248,9 @@ class _ArraySource:
 def _open_source(source, read_options: dict):
     """(source with read_window, whether we opened it): paths, RasterSource-likes, Scenes, arrays."""
     if isinstance(source, (str, Path)):
-        from .raster import open_raster
-
         return open_raster(source, **read_options), True
     if hasattr(source, "read_window"):
         return source, False
-    from .scene import as_scene
-
     return _ArraySource(as_scene(source)), False
 
 
@@ -216,9 +261,9 @@ def _header_scene(width: int, height: int, crs, transform) -> Scene:
     return Scene(image=image, crs=crs, transform=transform)
 
 
-def _pixel_prompts(prompts, mode: str, src) -> np.ndarray:
-    """Prompts -> (N, 2) points or (N, 4) boxes in scene pixel coordinates."""
-    from .prompts import to_pixel_boxes, to_pixel_points
+def _pixel_prompts(prompts, mode: str, src) -> tuple[np.ndarray, np.ndarray]:
+    """Prompts -> ((N, 2) points or (N, 4) boxes in scene pixel coordinates, (N,) int labels 1/0)."""
+    from .prompts import normalise_labels
 
     if prompts is None:
         raise ValueError(f"mode={mode!r} needs prompts={{'{mode}': [...]}} (pixel or map coordinates)")
@@ -229,7 +274,16 @@ def _pixel_prompts(prompts, mode: str, src) -> np.ndarray:
         raise ValueError(f"mode={mode!r} but prompts has no {mode!r}")
     header = _header_scene(src.width, src.height, src.crs, src.transform)
     crs = prompts.get("crs")
-    return to_pixel_points(values, crs, header) if mode == "points" else to_pixel_boxes(values, crs, header)
+    if mode == "boxes":
+        if prompts.get("labels") is not None:
+            raise ValueError("labels apply to points only; every box is one object")
+        pixel = to_pixel_boxes(values, crs, header)
+        return pixel, np.ones(len(pixel), dtype=np.int32)
+    pixel = to_pixel_points(values, crs, header)
+    labels = normalise_labels(prompts.get("labels"), len(pixel))
+    if not (labels == 1).any():
+        raise ValueError("every point is background (label 0); at least one foreground point (label 1) is needed")
+    return pixel, labels
 
 
 def _assign_prompts(pixel: np.ndarray, tiles: list[Tile]) -> np.ndarray:
@@ -255,47 +309,58 @@ def _assign_prompts(pixel: np.ndarray, tiles: list[Tile]) -> np.ndarray:
 
 # ---- merging ----------------------------------------------------------------------------------------
 class _Instances:
-    """Provisional instance ids with union-find, kinds (whole vs clipped) and polygons."""
+    """Provisional instance ids: groups of pieces (scipy's ``DisjointSet``), kinds (whole vs clipped), polygons.
+
+    ``interior``, ``dropped`` and ``records`` are indexed by id and meaningful at a group's root
+    (:meth:`find`); :meth:`union` carries them over to the merged group's root.
+    """
 
     def __init__(self):
-        self.parent = [0]  # id 0 = background
+        from scipy.cluster.hierarchy import DisjointSet
+
+        self.sets = DisjointSet([0])  # id 0 = background
         self.interior = [False]  # group seen whole by some tile
         self.dropped = [0]  # 0 = alive, else the id of the instance that replaced this group
         self.records: list[dict | None] = [None]
 
     def new(self, interior: bool, record: dict) -> int:
-        self.parent.append(len(self.parent))
+        ident = len(self.records)
+        self.sets.add(ident)
         self.interior.append(interior)
         self.dropped.append(0)
         self.records.append(record)
-        return len(self.parent) - 1
+        return ident
 
     def find(self, i: int) -> int:
-        root = i
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[i] != root:  # path compression
-            self.parent[i], i = root, self.parent[i]
-        return root
+        return self.sets[i]
 
     def union(self, a: int, b: int) -> int:
-        ra, rb = self.find(a), self.find(b)
+        ra, rb = self.sets[a], self.sets[b]
         if ra != rb:
-            keep, gone = min(ra, rb), max(ra, rb)
-            self.parent[gone] = keep
-            self.interior[keep] = self.interior[keep] or self.interior[gone]
-        return self.find(a)
+            self.sets.merge(ra, rb)
+            root = self.sets[ra]
+            other = rb if root == ra else ra
+            self.interior[root] = self.interior[root] or self.interior[other]
+            self.dropped[root] = self.dropped[root] or self.dropped[other]
+            self.records[root] = self.records[root] if root == min(ra, rb) else self.records[other]
+        return self.sets[a]
 
     def roots_lut(self) -> tuple[np.ndarray, np.ndarray]:
-        """(root of every id, 0 for dropped), and final consecutive numbers per root (0 = none)."""
-        n = len(self.parent)
+        """(root of every id, 0 for dropped), and final consecutive numbers per root (0 = none).
+
+        Final numbers follow each group's smallest id (the order in which tiles found the objects).
+        """
+        n = len(self.records)
         roots = np.array([self.find(i) for i in range(n)], dtype=np.int64)
         alive = np.array([not self.dropped[r] for r in roots], dtype=bool)
         alive[0] = False
         roots[~alive] = 0
+        first_id = np.full(n, n, dtype=np.int64)  # smallest member id of each root
+        np.minimum.at(first_id, roots[alive], np.flatnonzero(alive))
+        live_roots = np.unique(roots[alive])
+        order = live_roots[np.argsort(first_id[live_roots], kind="stable")]
         final = np.zeros(n, dtype=np.uint32)
-        unique_roots = np.unique(roots[alive])
-        final[unique_roots] = np.arange(1, unique_roots.size + 1, dtype=np.uint32)
+        final[order] = np.arange(1, order.size + 1, dtype=np.uint32)
         return roots, final
 
 
@@ -369,42 +434,36 @@ def _prev_areas(prev: np.ndarray, seen: np.ndarray, inst: _Instances) -> dict:
 
 
 # ---- the model on one tile -------------------------------------------------------------------------
-def _run_tile(model, scene: Scene, mode: str, params: dict, tile_prompts: np.ndarray | None, tile: Tile):
+def _background_in_tile(background: np.ndarray, tile: Tile) -> np.ndarray:
+    """Background points (scene pixel centres) lying in ``tile``, in tile coordinates."""
+    local = background - (tile.col_off, tile.row_off)
+    inside = (local >= -0.5).all(axis=1) & (local[:, 0] < tile.width - 0.5) & (local[:, 1] < tile.height - 0.5)
+    return local[inside]
+
+
+def _run_tile(model, scene: Scene, mode: str, params: dict, tile_prompts, tile: Tile, background: np.ndarray):
     """Masks for one tile: bool (N, h, w), scores, stability (or None), prompt indexes (or None)."""
     if mode == "everything":
         result = model.set_image(scene).generate(**params)
         stability = result.stability_scores
         return result.masks, result.scores, stability, None, result.prompt_type or "everything"
     model.set_image(scene)
+    negatives = _background_in_tile(background, tile)
     masks, scores, indexes = [], [], []
     for index, prompt in tile_prompts:
         local = np.asarray(prompt, dtype=np.float64).copy()
         local[0::2] -= tile.col_off
         local[1::2] -= tile.row_off
         if mode == "points":
-            result = model.predict(points=local[None], labels=[1], multimask=True, **params).best()
+            points = np.concatenate([local[None], negatives])
+            labels = np.r_[1, np.zeros(len(negatives), dtype=np.int32)]
+            result = model.predict(points=points, labels=labels, multimask=True, **params).best()
         else:
             result = model.predict(boxes=local[None], multimask=False, **params).best()
         masks.append(result.masks[0])
         scores.append(float(result.scores[0]))
         indexes.append(index)
     return np.stack(masks), np.asarray(scores, np.float32), None, np.asarray(indexes), mode
-
-
-def _quiet_params(model, params: dict) -> dict:
-    """``params`` plus ``progress=False`` for SAM models, whose own per-call bar would nest in the tile bar.
-
-    Only SAM-family models (:class:`helpers.sam.SamModel`, MobileSAM included) pass ``progress`` on to
-    :func:`helpers.amg.generate_sam`, and only when that function takes it; other backends never see it.
-    """
-    sam = sys.modules.get(f"{__package__}.sam")  # a SamModel exists only once helpers.sam is imported
-    if "progress" in params or sam is None or not isinstance(model, sam.SamModel):
-        return params
-    from . import amg
-
-    if "progress" not in inspect.signature(amg.generate_sam).parameters:
-        return params
-    return {**params, "progress": False}
 
 
 def _model_name(model) -> str:
@@ -434,88 +493,73 @@ def _preview_shape(width: int, height: int, size: int) -> tuple[int, int, int]:
 def segment_tiled(
     model,
     source,
-    tile_size: int = DEFAULT_TILE_SIZE,
-    overlap: int = DEFAULT_OVERLAP,
     mode: str = "everything",
     prompts=None,
     params: dict | None = None,
     out_path=None,
-    cache_embeddings: bool = False,
-    progress: bool = True,
-    min_area: int = 1,
-    edge_margin: int = DEFAULT_EDGE_MARGIN,
-    stitch_iou: float = DEFAULT_STITCH_IOU,
-    keep_tile_polygons: bool = False,
-    vectors: bool = True,
-    cog: bool = False,
-    preview_size: int = 1024,
     read_options: dict | None = None,
+    options: TilingOptions | None = None,
+    **option_values,
 ) -> TiledResult:
     """Segment a scene of any size tile by tile and merge the tiles seam-safely.
 
     Args:
-        model: any :class:`helpers.base.SegmentationModel` (SAM, FastSAM, conventional, SAM 2...).
-            ``"everything"`` uses ``model.generate(**params)``; prompted modes ``model.predict``.
+        model: any :class:`helpers.backends.base.SegmentationModel` (SAM, FastSAM, conventional, SAM 2...).
+            ``"everything"`` uses ``model.generate(**params)`` (with ``progress=False`` unless given: the
+            tile bar is the progress); prompted modes ``model.predict``.
         source: a raster path (read window by window with :func:`helpers.raster.open_raster`), an open
             ``RasterSource``, a :class:`Scene` or an HxWx3 uint8 array.
-        tile_size: tile side in pixels (default 1024, SAM's native input size).
-        overlap: pixels shared by neighbouring tiles (default 128, larger than typical objects).
         mode: ``"everything"`` (automatic masks), ``"points"`` or ``"boxes"``.
-        prompts: for prompted modes, ``{"points": [(x, y), ...]}`` or ``{"boxes": [(x0, y0, x1, y1)]}``
-            in scene pixel (column, row) coordinates, plus ``"crs"`` for map coordinates (reprojected
-            to the scene). Each prompt yields one instance, predicted in the tile where it is most
-            central (an object reaching past that tile is clipped).
+        prompts: for prompted modes, ``{"points": [(x, y), ...], "labels": [1, 0, ...]}`` or
+            ``{"boxes": [(x0, y0, x1, y1), ...]}`` in scene pixel coordinates (points: pixel-centre column,
+            row; boxes: XYXY pixel edges), plus ``"crs"`` for map coordinates (reprojected to the scene).
+            Each foreground point (label 1, the default) and each box yields one instance, predicted in the
+            tile where it is most central (an object reaching past that tile is clipped). Background
+            points (label 0) are added as negative points to every foreground point of their tile.
         params: keyword arguments for ``generate`` / ``predict`` (e.g. ``points_per_side``).
         out_path: where to write the uint32 label GeoTIFF (``None``: no raster output).
-        cache_embeddings: keep each tile's image embedding in the model's embedding cache (worth it
-            when re-running with other ``params``; off by default so big scenes do not fill the disk).
-        progress: show a tqdm bar over tiles.
-        min_area: masks with fewer valid pixels are ignored.
-        edge_margin: a mask within this many pixels of a seam counts as touching it.
-        stitch_iou: IoU inside the overlap above which two views/pieces are the same object.
-        keep_tile_polygons: also return the per-tile polygons with their merge status (``tile_gdf``).
-        vectors: build polygons (``gdf``); ``False`` writes only the label raster (``gdf`` is ``None``),
-            for scenes with so many objects that their polygons would not fit in memory.
-        cog: write the label raster as a Cloud Optimized GeoTIFF.
-        preview_size: longest side of ``preview`` / ``preview_labels``.
         read_options: passed to ``open_raster`` for paths (``bands``, ``stretch``, ``sar``, ``nodata``).
+        options: a :class:`TilingOptions` (tile size, overlap, merge rules, outputs, progress).
+        **option_values: :class:`TilingOptions` fields given directly (``tile_size=512, progress=False``),
+            overriding ``options``.
 
     Returns:
         :class:`TiledResult` (polygons in ``gdf``, label raster at ``labels_path``).
     """
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}; got {mode!r}")
+    opts = (options or TilingOptions()).replace(**option_values)
     params = dict(params or {})
+    if mode == "everything":
+        params.setdefault("progress", False)
     src, opened = _open_source(source, dict(read_options or {}))
     try:
-        with _embedding_cache(model, cache_embeddings):
-            return _segment(model, src, int(tile_size), int(overlap), mode, prompts, params, out_path,
-                            progress, int(min_area), int(edge_margin), float(stitch_iou),
-                            keep_tile_polygons and vectors, vectors, cog, int(preview_size))
+        with _embedding_cache(model, opts.cache_embeddings):
+            return _segment(model, src, mode, prompts, params, out_path, opts)
     finally:
         if opened:
             src.close()
 
 
-def _segment(model, src, tile_size, overlap, mode, prompts, params, out_path, progress, min_area, edge_margin,
-             stitch_iou, keep_tile_polygons, vectors, cog, preview_size) -> TiledResult:
+def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -> TiledResult:
     import rasterio
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    tiles = tile_grid(src.width, src.height, tile_size, overlap)
+    keep_tile_polygons = opts.keep_tile_polygons and opts.vectors
+    tiles = tile_grid(src.width, src.height, opts.tile_size, opts.overlap)
     prompt_tiles = None
+    background = np.zeros((0, 2))
     if mode != "everything":
-        pixel = _pixel_prompts(prompts, mode, src)
-        owner = _assign_prompts(pixel, tiles)
-        prompt_tiles = {t.id: [(i, pixel[i]) for i in np.flatnonzero(owner == t.id)] for t in tiles}
-
-    if mode == "everything":
-        params = _quiet_params(model, params)
+        pixel, labels = _pixel_prompts(prompts, mode, src)
+        foreground = np.flatnonzero(labels == 1)
+        background = pixel[labels == 0]
+        owner = _assign_prompts(pixel[foreground], tiles)
+        prompt_tiles = {t.id: [(i, pixel[i]) for i in foreground[owner == t.id]] for t in tiles}
     inst = _Instances()
     counts = dict(candidates=0, kept=0, dropped_edge=0, duplicate=0, stitched=0)
     candidates: list[dict] = []  # per-tile polygons (keep_tile_polygons)
-    step, ph, pw = _preview_shape(src.width, src.height, preview_size)
+    step, ph, pw = _preview_shape(src.width, src.height, opts.preview_size)
     preview = np.zeros((ph, pw, 3), dtype=np.uint8)
     done: list[Tile] = []
     skipped: list[int] = []
@@ -524,7 +568,7 @@ def _segment(model, src, tile_size, overlap, mode, prompts, params, out_path, pr
     with workdir, rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
         work = LabelRasterWriter(Path(workdir.name) / "work.tif", src.width, src.height, compress="zstd")
         try:
-            bar = tqdm(tiles, desc="tiles", unit="tile", disable=not progress)
+            bar = tqdm(tiles, desc="tiles", unit="tile", disable=not opts.progress)
             for tile in bar:
                 if prompt_tiles is not None and not prompt_tiles[tile.id]:
                     skipped.append(tile.id)
@@ -536,22 +580,24 @@ def _segment(model, src, tile_size, overlap, mode, prompts, params, out_path, pr
                     continue
                 _paint_preview(preview, scene.image, tile, step)
                 masks, scores, stability, prompt_index, prompt_type = _run_tile(
-                    model, scene, mode, params, None if prompt_tiles is None else prompt_tiles[tile.id], tile)
+                    model, scene, mode, params, None if prompt_tiles is None else prompt_tiles[tile.id], tile,
+                    background)
                 if valid is not None:
                     masks = masks & valid[None]
                 _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, counts,
-                            candidates if keep_tile_polygons else None, min_area, edge_margin, stitch_iou, mode, vectors)
+                            candidates if keep_tile_polygons else None, opts, mode)
                 done.append(tile)
                 bar.set_postfix(masks=counts["kept"], refresh=False)
             work.dataset.close()  # flush: the relabelling pass reads the file
             timings = {"tiles": time.perf_counter() - start}
             roots, final = inst.roots_lut()
             lut = final[roots]
-            preview_labels = _finalise_raster(work.temp_path, lut, src, out_path, cog, step, (ph, pw), model, prompt_type)
+            preview_labels = _finalise_raster(work.temp_path, lut, src, out_path, opts.cog, step, (ph, pw), model,
+                                              prompt_type)
             timings["relabel"] = time.perf_counter() - start - timings["tiles"]
         finally:
             work.abort()  # scratch raster: closed and deleted whatever happened
-    gdf = _merged_gdf(inst, roots, final, src, model, prompt_type) if vectors else None
+    gdf = _merged_gdf(inst, roots, final, src, model, prompt_type) if opts.vectors else None
     tile_gdf = _tile_gdf(candidates, inst, lut, src, model, prompt_type) if keep_tile_polygons else None
     timings["total"] = time.perf_counter() - start
     counts["objects"] = int(np.count_nonzero(final))
@@ -573,10 +619,9 @@ def _paint_preview(preview: np.ndarray, image: np.ndarray, tile: Tile, step: int
 
 
 def _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, counts, candidates,
-                min_area, edge_margin, stitch_iou, mode, vectors=True) -> None:
+                opts: TilingOptions, mode) -> None:
     """Apply the crop/duplicate/stitch rules to one tile's masks and write its window of labels."""
-    from .masks import boxes_from_masks
-
+    min_area, edge_margin, stitch_iou, vectors = opts.min_area, opts.edge_margin, opts.stitch_iou, opts.vectors
     if len(masks) == 0:
         return
     areas = masks.reshape(len(masks), -1).sum(axis=1)

@@ -20,9 +20,11 @@ import time
 import numpy as np
 
 from .crs import pixel_area_m2
-from .masks import SMOKE_BANNER, Masks
+from .masks import Masks
+from .smoke import SMOKE_BANNER
 
 __all__ = [
+    "controls_for",
     "RS_PRESET",
     "RS_PRESET_WHY",
     "mask_stats",
@@ -52,38 +54,6 @@ RS_PRESET_WHY: dict = {
     "crop_n_points_downscale_factor": "halves the grid on crops so the extra pass costs about as much as the first",
     "min_mask_region_area": "removes speckle islands and pinholes below 25 pixels (2.25 ha at 30 m)",
 }
-
-# Widget controls per backend: name -> ("int"|"float"|"choice"|"bool", options)
-SAM_CONTROLS = {
-    "points_per_side": ("choice", [4, 8, 16, 24, 32, 48, 64]),
-    "pred_iou_thresh": ("float", (0.0, 1.0, 0.01)),
-    "stability_score_thresh": ("float", (0.0, 1.0, 0.01)),
-    "stability_score_offset": ("float", (0.1, 2.0, 0.1)),
-    "box_nms_thresh": ("float", (0.1, 1.0, 0.05)),
-    "crop_n_layers": ("int", (0, 2, 1)),
-    "crop_nms_thresh": ("float", (0.1, 1.0, 0.05)),
-    "crop_overlap_ratio": ("float", (0.0, 0.6, 0.02)),
-    "crop_n_points_downscale_factor": ("int", (1, 4, 1)),
-    "min_mask_region_area": ("int", (0, 500, 5)),
-    "points_per_batch": ("choice", [16, 32, 64, 128, 256]),
-}
-FASTSAM_CONTROLS = {
-    "conf": ("float", (0.05, 0.95, 0.05)),
-    "iou": ("float", (0.1, 0.95, 0.05)),
-    "imgsz": ("choice", [320, 480, 640, 800, 1024]),
-    "retina_masks": ("bool", None),
-    "max_det": ("int", (10, 500, 10)),
-}
-CONVENTIONAL_CONTROLS = {
-    "method": ("choice", ["felzenszwalb", "slic", "watershed"]),
-    "scale": ("float", (10.0, 1000.0, 10.0)),
-    "sigma": ("float", (0.0, 3.0, 0.1)),
-    "n_segments": ("int", (10, 1000, 10)),
-    "compactness": ("float", (0.001, 50.0, 0.5)),
-    "markers": ("int", (10, 1000, 10)),
-    "min_area": ("int", (0, 1000, 10)),
-}
-
 
 # ---- statistics ------------------------------------------------------------------------------------------
 def match_iou(masks: Masks | np.ndarray, ground_truth: np.ndarray) -> dict:
@@ -220,47 +190,25 @@ def plot_sweep(df, x: str, y="count", hue: str | None = None, ax=None):
 
 # ---- tuner ---------------------------------------------------------------------------------------------
 def controls_for(model) -> dict:
-    """The widget controls that fit ``model``'s ``generate`` parameters."""
-    kind = type(model).__name__.lower()
-    if "conventional" in kind:
-        return CONVENTIONAL_CONTROLS
-    if "fastsam" in kind or getattr(model, "name", "").startswith("fastsam"):
-        return FASTSAM_CONTROLS
-    return SAM_CONTROLS
+    """The widget controls of ``model``'s ``generate`` parameters (its backend's contract)."""
+    return dict(_backend(model).tuner_controls)
 
 
 def backend_defaults(model) -> dict:
     """The values ``model.generate`` uses for parameters it is not given (where the widget starts).
 
-    SAM / MobileSAM: :data:`helpers.amg.AMG_DEFAULTS`; SAM 2: its ``SAM2AutomaticMaskGenerator``'s own
-    defaults; FastSAM: :data:`helpers.fastsam.EVERYTHING_DEFAULTS`; conventional:
-    :data:`helpers.conventional.METHOD_PARAMS` (the default method's values first) and ``COMMON_PARAMS``.
-    Values set on the model (``model.defaults``) win.
+    From the backend's contract (``model.backend.generate_defaults()``); values set on the model
+    (``model.defaults``) win.
     """
-    controls = controls_for(model)
-    if controls is CONVENTIONAL_CONTROLS:
-        from .conventional import COMMON_PARAMS, METHOD_PARAMS
+    return {**_backend(model).generate_defaults(), **(getattr(model, "defaults", None) or {})}
 
-        defaults = dict(COMMON_PARAMS)
-        for method in sorted(METHOD_PARAMS, key=lambda m: m != COMMON_PARAMS["method"]):
-            for name, value in METHOD_PARAMS[method].items():
-                defaults.setdefault(name, value)
-    elif controls is FASTSAM_CONTROLS:
-        from .fastsam import EVERYTHING_DEFAULTS
 
-        defaults = dict(EVERYTHING_DEFAULTS)
-    elif type(model).__name__ == "Sam2Model":
-        import inspect
-
-        from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
-
-        parameters = inspect.signature(SAM2AutomaticMaskGenerator.__init__).parameters.values()
-        defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
-    else:
-        from .amg import AMG_DEFAULTS
-
-        defaults = dict(AMG_DEFAULTS)
-    return {**defaults, **(getattr(model, "defaults", None) or {})}
+def _backend(model):
+    backend = getattr(model, "backend", None)
+    if backend is None:
+        raise TypeError(f"{type(model).__name__} declares no backend contract (model.backend); "
+                        "build models with helpers.load_model")
+    return backend
 
 
 class Tuner:
@@ -271,7 +219,7 @@ class Tuner:
             changing thresholds never re-encodes).
         image: scene / array / path for ``set_image`` (``None``: keep the model's current scene).
         params: starting parameters (default: the backend's defaults).
-        controls: override the widget controls (see :data:`SAM_CONTROLS`).
+        controls: override the widget controls (default: the backend's ``tuner_controls``).
 
     Attributes:
         params: the parameters the next :meth:`run` uses (only those set; the rest keep ``defaults``).

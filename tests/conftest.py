@@ -75,3 +75,22 @@ def _garble_first_block(path):
 def garble_first_block():
     """``garble_first_block(path) -> path``: make a tiled GeoTIFF whose header opens but pixels don't decode."""
     return _garble_first_block
+
+
+def _load_fake_data_script():
+    """``data/make_fake_data.py`` as a module: the one generator of the fake data set (torchgeo style)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "data" / "make_fake_data.py"
+    spec = importlib.util.spec_from_file_location("make_fake_data", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def fake_dataset():
+    """``fake_dataset(root, size=(256, 256), seed=0) -> {name: path}``: the fake data set of
+    ``data/make_fake_data.py`` (synthetic GeoTIFFs with a real CRS, labels, a PNG, a broken file)."""
+    return _load_fake_data_script().write_fake_dataset

@@ -17,16 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.amg import (
-    AMG_DEFAULTS,
-    AMG_PARAM_DOCS,
-    AMG_RUN_OPTION_DOCS,
-    AMG_RUN_OPTIONS,
-    check_amg_params,
-    decode_multimask,
-    fast_decoder_applies,
-    generate_sam,
-)
+from helpers.amg.decoder import decode_multimask, fast_decoder_applies
+from helpers.amg.generator import generate_sam
+from helpers.amg.params import AMG_DEFAULTS, AMG_PARAM_DOCS, check_amg_params
+from helpers.backends.base import RUN_OPTION_DOCS, RUN_OPTIONS
 
 IMAGE_HW = (96, 128)  # small: the 1024x1024 upscaling inside both generators dominates anyway
 
@@ -224,7 +218,7 @@ def test_real_encoder_random_weights_match_official(sam, image):
 def test_fast_decoder_matches_official_decoder(sam, upscaling):
     """The reassociated decoder equals MaskDecoder(multimask_output=True) to float rounding, with the
     channels-last upscaling or, when an upscaling module is replaced, through the decoder's own modules."""
-    from helpers.amg import _standard_upscaling
+    from helpers.amg.decoder import _standard_upscaling
 
     gelu = sam.mask_decoder.output_upscaling[4]
     if upscaling == "own modules":
@@ -251,7 +245,7 @@ def test_fast_decoder_matches_official_decoder(sam, upscaling):
 def test_iou_threshold_skips_masks_of_rejected_prompts(sam, image):
     """Prompts whose three candidates all fail pred_iou_thresh get no masks; the others get the official ones,
     and generate_sam with that threshold still equals the official generator."""
-    from helpers.amg import _decode_points
+    from helpers.amg.generator import _decode_points
 
     features = fake_encode(image)
     coords = torch.as_tensor(np.random.default_rng(5).uniform(0, 1024, (12, 1, 2)))
@@ -297,12 +291,13 @@ def test_upscale_equals_postprocess_masks(sam, crop_hw, offset):
     ``Sam.postprocess_masks`` on shapes of every size, including empty and full masks."""
     from segment_anything.utils.transforms import ResizeLongestSide
 
-    from helpers.amg import _upscale_with_model, _UpscaleGeometry, official_postprocess
+    from helpers.amg.generator import _upscale_with_model, official_postprocess
+    from helpers.amg.upscale import UpscaleGeometry
 
     assert official_postprocess(sam)
     low_res = blob_logits(np.random.default_rng(8))
     input_hw = ResizeLongestSide.get_preprocess_shape(*crop_hw, sam.image_encoder.img_size)
-    geometry = _UpscaleGeometry(256, sam.image_encoder.img_size, input_hw, crop_hw)
+    geometry = UpscaleGeometry(256, sam.image_encoder.img_size, input_hw, crop_hw)
     with torch.no_grad():
         pieces, boxes, stability = geometry.upscale(low_res, sam.mask_threshold, offset)
         expected_pieces, expected_boxes, expected_stability = _upscale_with_model(sam, low_res, input_hw, crop_hw, sam.mask_threshold, offset)
@@ -316,7 +311,7 @@ def test_upscale_equals_postprocess_masks(sam, crop_hw, offset):
 
 def test_patched_postprocess_is_used(sam, image):
     """A model whose postprocess_masks is not segment-anything's own is upscaled by that method."""
-    from helpers.amg import official_postprocess
+    from helpers.amg.generator import official_postprocess
 
     calls = []
     original = sam.postprocess_masks
@@ -367,7 +362,7 @@ def test_each_crop_encoded_once(blob_run):
 
 def test_progress_option_controls_the_bar(sam, image, monkeypatch):
     """``progress=False`` (as passed through ``SamModel.generate(**params)``) disables the tqdm bar."""
-    import helpers.amg as amg
+    import helpers.amg.generator as amg
 
     disable = []
 
@@ -395,9 +390,9 @@ def test_every_official_parameter_is_documented():
     assert official_defaults == AMG_DEFAULTS
     assert set(AMG_PARAM_DOCS) == set(AMG_DEFAULTS)
     # our own options are documented too, but kept out of the official table
-    assert set(AMG_RUN_OPTION_DOCS) == set(AMG_RUN_OPTIONS) and not set(AMG_RUN_OPTIONS) & set(AMG_DEFAULTS)
-    assert inspect.signature(generate_sam).parameters["progress"].default is AMG_RUN_OPTIONS["progress"]
-    docs = {**AMG_PARAM_DOCS, **AMG_RUN_OPTION_DOCS}.values()
+    assert set(RUN_OPTION_DOCS) == set(RUN_OPTIONS) and not set(RUN_OPTIONS) & set(AMG_DEFAULTS)
+    assert inspect.signature(generate_sam).parameters["progress"].default is RUN_OPTIONS["progress"]
+    docs = {**AMG_PARAM_DOCS, **RUN_OPTION_DOCS}.values()
     assert all("\n" not in doc and len(doc) > 40 for doc in docs)
 
 
@@ -413,9 +408,9 @@ def test_every_official_parameter_is_documented():
         ({"progress": "yes"}, "progress must be True or False"),
     ],
 )
-def test_bad_parameters_raise_one_line(params, message):
+def test_bad_parameters_raise_one_line(params, message, sam, image):
     with pytest.raises(ValueError) as error:
-        check_amg_params(params)
+        generate_sam(sam, image, fake_encode, **params)  # checked before anything is encoded
     assert message in str(error.value) and "\n" not in str(error.value)
 
 

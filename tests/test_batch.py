@@ -11,6 +11,7 @@ from shapely.geometry import Point, box
 
 from helpers import batch
 from helpers.cli import main
+from helpers.cli.segment import register
 from helpers.data import write_synthetic_geotiff
 
 FAST = ["--model", "conventional", "--tile", "96", "--overlap", "16", "--quiet"]
@@ -275,7 +276,7 @@ def test_segment_help_documents_the_label_column():
     import argparse
 
     parser = argparse.ArgumentParser()
-    batch.register_cli(parser.add_subparsers())
+    register(parser.add_subparsers())
     text = " ".join(parser._subparsers._group_actions[0].choices["segment"].format_help().split())
     assert "'label' column 1=foreground" in text and "0=background" in text and "or all" in text
 

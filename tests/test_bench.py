@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from helpers import bench
+from helpers.bench import latency
 from helpers.cli import main as cli_main
 
 
@@ -51,10 +52,14 @@ def test_timer_and_median():
 
 def test_memory_readings_see_an_allocation():
     assert bench.peak_rss_mb() >= bench.current_rss_mb() * 0.5 > 0
+    import mmap
+
     with bench.track_peak_memory(interval_s=0.001) as peak:
-        block = np.ones(200 * 2**20, dtype=np.uint8)  # 200 MiB, touched
+        # fresh pages from the kernel: a malloc'd block could reuse memory the process already holds
+        block = mmap.mmap(-1, 200 * 2**20)
+        np.frombuffer(block, dtype=np.uint8)[:] = 1  # 200 MiB, touched
         time.sleep(0.05)
-        del block
+        block.close()
     assert peak.rss_mb - peak.rss_start_mb > 100
     assert peak.gpu_mb is None or peak.gpu_mb >= 0
 
@@ -85,7 +90,7 @@ def test_hardware_summary_names_cpu_and_gpu():
 
 
 def test_published_table_is_the_papers():
-    sam_h, sam_b, fast = (v["ms"] for v in bench.PUBLISHED_RTX3090_MS.values())
+    sam_h, sam_b, fast = (v["ms"] for v in latency.PUBLISHED_RTX3090_MS.values())
     assert sam_h == (446, 464, 627, 852, 2099, 6972)
     assert sam_b == (110, 125, 230, 432, 1383, 5417)
     assert fast == (40,) * 6
@@ -100,7 +105,7 @@ def test_bench_loads_promptable_models_without_embedding_cache(monkeypatch, name
 
     monkeypatch.setattr(helpers.models, "ensure_smoke_weights", lambda n: f"/smoke/{n}")
     monkeypatch.setattr(helpers.models, "load_model", lambda n, **kwargs: kwargs)
-    options, weights = bench._load_for_bench(name, True, "cpu")
+    options, weights = latency._load_for_bench(name, True, "cpu")
     assert weights == "smoke" and options["weights"] == f"/smoke/{name}"
     assert (options.get("embedding_cache") is False) == cache_off
 
@@ -111,15 +116,15 @@ def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     image = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
     loaded = {}
-    load = bench._load_for_bench
+    load = latency._load_for_bench
 
     def recording_load(name, smoke, device):
         loaded[name] = load(name, smoke, device)[0]
         return loaded[name], "smoke" if smoke else "real"
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bench, "_load_for_bench", recording_load)
-        result = bench.run_latency_benchmark(
+        patch.setattr(latency, "_load_for_bench", recording_load)
+        result = latency.run_latency_benchmark(
             models=("mobile_sam", "fastsam_s"), repeats=1, warmup=0, out_dir=out, smoke=True, device="cpu",
             points=(1, 3), grids=(2,), image=image, quick=True, verbose=False,
         )  # fmt: skip
@@ -132,7 +137,7 @@ def test_quick_benchmark_writes_csv_png_and_table(quick_run):
     with result["csv"].open() as handle:
         reader = csv.DictReader(handle)
         rows = list(reader)
-    assert tuple(reader.fieldnames) == bench.CSV_COLUMNS
+    assert tuple(reader.fieldnames) == latency.CSV_COLUMNS
     workloads = [(r["model"], r["workload"]) for r in rows]
     for model in ("mobile_sam", "fastsam_s"):
         for workload in ("encode", "1 pt", "3 pt", "E(2x2)"):
@@ -141,7 +146,7 @@ def test_quick_benchmark_writes_csv_png_and_table(quick_run):
     assert all(r["peak_rss_mb"] for r in rows)
     assert result["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = result["table"]
-    assert bench.SMOKE_NOTE in table and "Hardware:" in table
+    assert latency.SMOKE_NOTE in table and "Hardware:" in table
     assert "published RTX 3090: FastSAM" in table
     assert loaded["mobile_sam"].cache is None  # every timed set_image really encoded
 
@@ -162,7 +167,7 @@ def test_quick_benchmark_numbers_are_consistent(quick_run):
 def test_summary_puts_published_sam_b_beside_ours(quick_run):
     """The published-layout summary: our line, then the paper's line for the same model."""
     rows = [{**r, "model": "sam_vit_b"} if r["model"] == "mobile_sam" else r for r in quick_run[1]["rows"]]
-    summary, columns = bench._summary_rows(rows, (1, 3), (2,))
+    summary, columns = latency._summary_rows(rows, (1, 3), (2,))
     names = [line["name"] for line in summary]
     assert names[0].startswith("sam_vit_b (smoke") and names[1] == "  published RTX 3090: SAM-B (ViT-B, 136M params)"
     ours = {r["workload"]: r["total_ms"] for r in rows if r["model"] == "sam_vit_b"}

@@ -12,7 +12,14 @@ import pytest
 import rasterio
 
 from helpers import data
-from helpers.data import make_synthetic_scene, sample_scene, sample_scene_path, write_synthetic_geotiff
+from helpers.data import (
+    make_synthetic_scene,
+    sample_scene,
+    sample_scene_path,
+    samples,
+    synthetic,
+    write_synthetic_geotiff,
+)
 from helpers.raster import read_scene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,13 +68,13 @@ def test_copy_sample_scenes_replaces_a_truncated_copy_and_leaves_nothing_on_fail
     dest.mkdir()
     (dest / "bahamas_rgb.tif").write_bytes(b"truncated")
     (copied,) = data.copy_sample_scenes(dest, names=["bahamas_rgb"])
-    assert copied.read_bytes() == data._wheel_data_dir().joinpath("bahamas_rgb.tif").read_bytes()
+    assert copied.read_bytes() == samples._wheel_data_dir().joinpath("bahamas_rgb.tif").read_bytes()
 
     def failing_copy(source, target):
         Path(target).write_bytes(b"half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(data.shutil, "copyfile", failing_copy)
+    monkeypatch.setattr(samples.shutil, "copyfile", failing_copy)
     with pytest.raises(OSError, match="disk full"):
         data.copy_sample_scenes(dest, names=["landsat"])
     assert sorted(p.name for p in dest.iterdir()) == ["bahamas_rgb.tif"]
@@ -100,13 +107,19 @@ def test_dem_sample_is_hillshaded_grey():
 
 
 def test_hillshade_lights_slopes_facing_the_sun():
+    # A slope faces downhill: terrain rising to the east faces west, towards the default north-west sun.
     cols = np.arange(50, dtype=float)
-    facing_west = np.tile(-cols, (50, 1))  # terrain rises to the west: faces the NW sun
-    facing_east = np.tile(cols, (50, 1))
+    facing_west = np.tile(cols, (50, 1))
+    facing_east = np.tile(-cols, (50, 1))
+    facing_north = np.tile(cols[:, None], (1, 50))  # rows grow southwards: rising to the south faces north
     flat = np.zeros((50, 50))
-    lit, dark, level = (data.hillshade(e, 1.0, 1.0).mean() for e in (facing_west, facing_east, flat))
-    assert lit > level > dark
+    lit, dark, north, level = (data.hillshade(e, 1.0, 1.0).mean() for e in (facing_west, facing_east, facing_north, flat))
+    assert lit > level > dark and north > level
     assert level == pytest.approx(np.sin(np.radians(45)))
+    with_hole = facing_west.copy()
+    with_hole[10, 10] = np.nan
+    shaded = data.hillshade(with_hole, 1.0, 1.0)
+    assert np.isnan(shaded[10, 10]) and np.isfinite(np.delete(shaded.ravel(), 10 * 50 + 10)).all()
 
 
 # -- synthetic scenes -----------------------------------------------------------------------------------
@@ -156,10 +169,10 @@ def test_objects_are_placed_exactly_where_asked():
 def test_sar_speckle_is_multiplicative_gamma():
     obj = [(0, 0, 1, 1)]  # one tiny object: the rest is homogeneous land
     _, _ = make_synthetic_scene("sar", size=(64, 64), objects=obj)
-    plan = data._make_plan("sar", (256, 256), 0, obj, None, 0.0)
-    power, _, _ = data._render(plan, 0, 0, 256, 256)
-    flat_plan = data._make_plan("sar", (256, 256), 0, obj, False, 0.0)
-    flat, _, _ = data._render(flat_plan, 0, 0, 256, 256)
+    plan = synthetic._make_plan("sar", (256, 256), 0, obj, None, 0.0)
+    power, _, _ = synthetic._render(plan, 0, 0, 256, 256)
+    flat_plan = synthetic._make_plan("sar", (256, 256), 0, obj, False, 0.0)
+    flat, _, _ = synthetic._render(flat_plan, 0, 0, 256, 256)
     ratio = power / flat
     assert ratio.mean() == pytest.approx(1.0, abs=0.03)
     assert ratio.var() == pytest.approx(1 / 4, rel=0.15)  # gamma with 4 looks: variance 1/L

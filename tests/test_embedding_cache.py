@@ -154,7 +154,7 @@ def stub_sam_model(smoke_weights):
 
 
 def _model_with_cache(stub_sam_model, cache):
-    from helpers.sam import SamModel
+    from helpers.backends.sam import SamModel
 
     return SamModel(stub_sam_model.name, stub_sam_model.sam, checkpoint=stub_sam_model.checkpoint, cache=cache)
 

@@ -10,6 +10,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 # PyPI name -> conda-forge name where they differ.
 CONDA_NAMES = {"torch": "pytorch"}
+EXTRAS = sorted(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
 
 
 def requirement_name(req: str) -> str:
@@ -40,7 +41,7 @@ def test_environment_yml_parses_and_uses_conda_forge(environment):
     assert "python" in conda and "pip" in conda
 
 
-@pytest.mark.parametrize("extra", [None, "dev", "sam2"])
+@pytest.mark.parametrize("extra", [None, *EXTRAS])
 def test_every_pyproject_dependency_is_in_environment_yml(pyproject, environment, extra):
     _, conda, pip = environment
     project = pyproject["project"]

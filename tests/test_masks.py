@@ -50,7 +50,9 @@ def test_concat_and_label_raster_and_union():
     assert len(both) == 2 and both.stability_scores.tolist() == pytest.approx([0.8, 0.7])
     labels = both.to_label_raster()
     assert labels.dtype == np.uint32
-    assert (labels == 1).sum() == 5 and (labels == 2).sum() == 16  # the later mask wins the overlap
+    assert (labels == 1).sum() == 6 and (labels == 2).sum() == 15  # the smaller mask is on top of the overlap
+    reversed_labels = Masks.concat([m.select(1), m.select(0)]).to_label_raster()
+    assert np.array_equal(reversed_labels == 1, labels == 2)  # the rule, not the order, decides
     assert both.union().sum() == 21
     with pytest.raises(ValueError):
         Masks.concat([])

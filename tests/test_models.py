@@ -9,7 +9,7 @@ import torch
 import helpers
 from helpers import weights
 from helpers.models import UntrainedWeightsWarning, list_models, load_model, write_smoke_weights
-from helpers.weights import read_smoke_marker
+from helpers.smoke import read_smoke_marker
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +55,13 @@ def test_no_weights_offline_fails_with_one_line_and_empty_cache(tmp_path, monkey
     cache = tmp_path / "cache"
     monkeypatch.setenv("SAMRS_CACHE_DIR", str(cache))
     monkeypatch.setenv("SAMRS_WEIGHTS_MIRROR", _refused_base())  # never the real internet in tests
+    monkeypatch.delenv("SAMRS_SMOKE")  # a user without smoke mode
     with pytest.raises(weights.WeightsUnavailableError) as info:
         load_model("sam_vit_b", device="cpu")
     message = str(info.value)
     assert "\n" not in message and str(cache / "sam_vit_b_01ec64.pth") in message
+    # the three ways forward: by hand, a prefetched folder or mirror, smoke weights
+    assert "download that file by hand" in message and "SAMRS_CACHE_DIR" in message and "SAMRS_SMOKE=1" in message
     assert not cache.exists() or list(cache.iterdir()) == []
 
 
@@ -69,7 +72,7 @@ def test_smoke_file_is_a_real_format_sam_state_dict(smoke_vit_b):
     reference = sam_model_registry["vit_b"](checkpoint=None).state_dict()
     assert set(state) == set(reference)
     assert all(state[k].shape == reference[k].shape for k in reference)
-    assert weights.read_smoke_marker(smoke_vit_b) == "sam_vit_b"
+    assert read_smoke_marker(smoke_vit_b) == "sam_vit_b"
 
 
 def test_smoke_weights_load_through_helpers(smoke_vit_b, smoke_model):
@@ -90,12 +93,17 @@ def test_smoke_weights_load_through_official_segment_anything(smoke_vit_b, smoke
         assert torch.equal(tensor, ours[key].cpu()), key
 
 
-def test_smoke_warning_names_the_model(smoke_vit_b):
+def test_smoke_warning_names_the_model_once_per_weights_file(smoke_vit_b, monkeypatch):
+    import helpers.models
+
+    monkeypatch.setattr(helpers.models, "_warned", set())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        load_model("sam_vit_b", weights=smoke_vit_b, device="cpu")
+        first = load_model("sam_vit_b", weights=smoke_vit_b, device="cpu")
+        load_model("sam_vit_b", weights=smoke_vit_b, device="cpu")  # a second cell of the same notebook
     smoke = [w for w in caught if issubclass(w.category, UntrainedWeightsWarning)]
     assert len(smoke) == 1 and "sam_vit_b" in str(smoke[0].message)
+    assert first.smoke  # every result still carries the banner, warned or not
 
 
 def test_write_smoke_weights_refuses_conventional(tmp_path):
@@ -124,3 +132,13 @@ def test_smoke_weights_are_shared_written_once_and_atomic(monkeypatch, tmp_path)
     stamp = path.stat().st_mtime_ns
     assert ensure_smoke_weights("mobile_sam") == path and path.stat().st_mtime_ns == stamp  # reused
     assert smoke_weights_path("fastsam_s").suffix == ".pt"  # ultralytics requires .pt
+
+
+def test_smoke_mode_loads_the_shared_smoke_weights_without_being_told(monkeypatch, tmp_path):
+    """SAMRS_SMOKE=1 is the newcomer's path: load_model needs no weights= and downloads nothing."""
+    monkeypatch.setenv("SAMRS_SMOKE", "1")
+    monkeypatch.setenv("SAMRS_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("SAMRS_WEIGHTS_MIRROR", _refused_base())
+    model = load_model("mobile_sam", device="cpu")
+    assert model.smoke and model.checkpoint == helpers.smoke_weights_path("mobile_sam")
+    assert not (tmp_path / "empty-cache").exists()

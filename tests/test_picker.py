@@ -8,7 +8,7 @@ import torch
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from helpers.base import SegmentationModel
+from helpers.backends.base import SegmentationModel
 from helpers.picker import MapPicker, PointPicker, PromptSession, event_to_pixel
 from helpers.prompts import to_map_points
 from helpers.scene import Scene

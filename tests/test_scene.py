@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from rasterio.transform import from_origin
 
-from helpers.scene import Scene, as_scene, check_rgb_uint8
+from helpers.raster import as_scene
+from helpers.scene import Scene, check_rgb_uint8
 
 
 def geo_scene():

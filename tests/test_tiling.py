@@ -7,7 +7,7 @@ import shapely
 from rasterio.transform import from_origin
 from scipy import ndimage
 
-from helpers.base import SegmentationModel
+from helpers.backends.base import SegmentationModel
 from helpers.tiling import segment_tiled, tile_grid
 
 SIZE, TILE, OVERLAP = 480, 200, 60  # tiles start at 0, 140, 280: seams at 140, 200, 280, 340
@@ -213,9 +213,8 @@ def test_a_failing_tile_closes_and_removes_the_work_raster(scene, tmp_path, monk
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sam_models_get_progress_false_only_when_generate_sam_takes_it(scene, monkeypatch):
-    from helpers import amg
-    from helpers.sam import SamModel
+def test_tiles_generate_without_a_progress_bar_of_their_own(scene):
+    """Every backend's ``generate`` takes ``progress=`` (the contract): the tile bar is the only bar."""
 
     class Recording(ThresholdModel):
         def __init__(self):
@@ -226,23 +225,10 @@ def test_sam_models_get_progress_false_only_when_generate_sam_takes_it(scene, mo
             self.seen.append(params)
             return super().generate()
 
-    class ThresholdSam(Recording, SamModel):  # a SamModel as far as tiling can tell
-        def __init__(self):
-            SegmentationModel.__init__(self, "sam-like")  # no real SAM network behind it
-            self.calls, self.seen = 0, []
-
-    def generate_sam_with_progress(sam, image, encode, progress=True, **params):
-        raise AssertionError("not called by this stand-in")
-
     small = dict(tile_size=TILE, overlap=OVERLAP, progress=False, vectors=False)
-    monkeypatch.setattr(amg, "generate_sam", lambda sam, image, encode, **params: None)  # no `progress`
-    model = ThresholdSam()
+    model = Recording()
     segment_tiled(model, scene[0], params={"points_per_side": 4}, **small)
-    assert model.seen and all(p == {"points_per_side": 4} for p in model.seen)
-    monkeypatch.setattr(amg, "generate_sam", generate_sam_with_progress)
-    model = ThresholdSam()
-    segment_tiled(model, scene[0], **small)
-    assert model.seen and all(p == {"progress": False} for p in model.seen)
-    other = Recording()
-    segment_tiled(other, scene[0], **small)
-    assert other.seen and all(p == {} for p in other.seen)  # non-SAM backends never see `progress`
+    assert model.seen and all(p == {"points_per_side": 4, "progress": False} for p in model.seen)
+    model = Recording()
+    segment_tiled(model, scene[0], params={"progress": True}, **small)  # asked for: passed on as given
+    assert model.seen and all(p == {"progress": True} for p in model.seen)

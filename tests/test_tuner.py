@@ -111,10 +111,12 @@ def test_tuner_widget_runs_headless(model):
 
 
 class _SceneStub:
-    """Just enough of a model for the widget: a name (picks the controls) and a scene."""
+    """Just enough of a model for the widget: a backend contract (controls, defaults) and a scene."""
 
     def __init__(self, name):
-        self.name, self.scene = name, object()
+        from helpers.backends import backend_for
+
+        self.name, self.scene, self.backend = name, object(), backend_for(name)
 
     def require_scene(self):
         return self.scene
@@ -127,8 +129,8 @@ def _start_values(tuner) -> dict:
 
 def test_untouched_controls_start_at_the_backend_defaults(model):
     from helpers.amg import AMG_DEFAULTS
-    from helpers.conventional import COMMON_PARAMS, METHOD_PARAMS
-    from helpers.fastsam import EVERYTHING_DEFAULTS
+    from helpers.backends.conventional import COMMON_PARAMS, METHOD_PARAMS
+    from helpers.backends.fastsam import EVERYTHING_DEFAULTS
 
     sam = _start_values(Tuner(_SceneStub("sam_vit_b")))
     assert sam["pred_iou_thresh"] == pytest.approx(AMG_DEFAULTS["pred_iou_thresh"])  # 0.88, not the minimum

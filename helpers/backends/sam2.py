@@ -21,14 +21,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import SegmentationModel, pop_backend_options
-from .embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, embedding_key, resolve_cache
-from .masks import Masks
-from .prompts import normalise_mask_input, prepare_prompts
-from .scene import Scene
-from .weights import ModelSpec, attach_smoke_marker
+from ..amg.params import AMG_CONTROLS, AMG_PARAM_DOCS
+from ..embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, embedding_key, resolve_cache
+from ..masks import Masks
+from ..prompts import normalise_mask_input, prepare_prompts
+from ..registry import ModelSpec
+from ..scene import Scene
+from ..smoke import attach_smoke_marker
+from .base import Backend, Control, SegmentationModel, pop_backend_options, split_run_options
 
 __all__ = [
+    "BACKEND",
     "SAM2_INSTALL_HINT",
     "Sam2Model",
     "build",
@@ -370,6 +373,9 @@ class Sam2Model(SegmentationModel):
             "encode": embedding.seconds if embedding.source == "computed" else 0.0,
         }
 
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.sam2.parameters())
+
     def image_features(self) -> dict:
         """The current scene's features: ``image_embed`` (1, 256, 64, 64) and two ``high_res_feats``."""
         self.require_scene()
@@ -441,30 +447,15 @@ class Sam2Model(SegmentationModel):
         """The official ``SAM2AutomaticMaskGenerator`` for this model, reusing the scene's features.
 
         ``params`` are its own (``points_per_side``, ``pred_iou_thresh``, ``stability_score_thresh``,
-        ``crop_n_layers``, ``min_mask_region_area``, ``use_m2m``, ...); ``output_mode`` is fixed to
-        binary masks. The full-image crop reuses the features of :meth:`set_image` instead of encoding
-        the scene again; smaller crops (``crop_n_layers > 0``) are encoded by the generator.
+        ``crop_n_layers``, ``min_mask_region_area``, ``use_m2m``, ...; see :func:`generate_defaults`);
+        ``output_mode`` is fixed to binary masks. The full-image crop reuses the features of
+        :meth:`set_image` instead of encoding the scene again; smaller crops (``crop_n_layers > 0``) are
+        encoded by the generator.
         """
         from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 
         scene = self.require_scene()
-        allowed = [
-            name
-            for name in inspect.signature(SAM2AutomaticMaskGenerator.__init__).parameters
-            if name not in ("self", "model", "kwargs", "output_mode")
-        ]
-        unknown = sorted(set(params) - set(allowed))
-        if unknown:
-            raise ValueError(
-                f"unknown generate() parameter(s): {', '.join(unknown)}; choose from {', '.join(allowed)}"
-            )
-        params = dict(params)
-        if params.get("point_grids") is not None:
-            if params.get("points_per_side") is not None:
-                raise ValueError("give points_per_side or point_grids, not both")
-            params["points_per_side"] = None
-        elif "points_per_side" in params and params["points_per_side"] is None:
-            raise ValueError("points_per_side=None needs point_grids")
+        params = _generator_arguments(params)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
             generator = SAM2AutomaticMaskGenerator(self.sam2, output_mode="binary_mask", **params)
@@ -474,11 +465,15 @@ class Sam2Model(SegmentationModel):
     def generate(self, **params) -> Masks:
         """Automatic ("everything") masks with SAM 2's generator; see :meth:`mask_generator` for ``params``.
 
+        ``progress`` is accepted like every backend's; SAM 2's generator has no progress hook, so it is
+        silent either way.
+
         Returns:
             :class:`Masks` with predicted-IoU ``scores``, ``stability_scores``, the grid ``point_coords``
             (N, 2) pixels and ``crop_boxes`` (N, 4) XYXY; ``prompt_type="everything"``.
         """
         scene = self.require_scene()
+        _, params = split_run_options(params)
         generator = self.mask_generator(**params)
         start = time.perf_counter()
         with torch.inference_mode(), self._autocast():
@@ -555,3 +550,69 @@ def _one_row_per_box(masks, scores, logits, n_boxes: int, best_only: bool):
         scores.reshape(-1),
         logits.reshape(-1, *logits.shape[-2:]),
     )
+
+
+# ---- the contract ---------------------------------------------------------------------------------
+_GENERATOR_FIXED = ("self", "model", "kwargs", "output_mode")
+
+
+def generate_defaults() -> dict:
+    """Every ``SAM2AutomaticMaskGenerator`` parameter users may set, with sam2's own default."""
+    _require_sam2()
+    from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
+
+    parameters = inspect.signature(SAM2AutomaticMaskGenerator.__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.name not in _GENERATOR_FIXED}
+
+
+def _generator_arguments(params: dict) -> dict:
+    """``params`` checked against the generator's signature, with the grid rule made explicit."""
+    allowed = list(generate_defaults())
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown generate() parameter(s): {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    params = dict(params)
+    if params.get("point_grids") is not None:
+        if params.get("points_per_side") is not None:
+            raise ValueError("give points_per_side or point_grids, not both")
+        params["points_per_side"] = None
+    elif "points_per_side" in params and params["points_per_side"] is None:
+        raise ValueError("points_per_side=None needs point_grids")
+    return params
+
+
+def check_generate_params(params: dict) -> dict:
+    """``params`` merged with :func:`generate_defaults`; ``ValueError`` for unknown names or a bad grid."""
+    return {**generate_defaults(), **_generator_arguments(params)}
+
+
+def param_docs() -> dict:
+    """One line per generator parameter: SAM's where the meaning is the same, SAM 2's own otherwise."""
+    own = {
+        "mask_threshold": "logit threshold that turns the mask logits into a binary mask (logit units); 0.0 default",
+        "output_mode": "fixed to binary masks by sam-rs",
+        "use_m2m": "refine each mask with one more decoder pass fed its own logits (True/False); False default",
+        "multimask_output": "three candidate masks per point (True/False); True default",
+    }
+    return {name: AMG_PARAM_DOCS.get(name) or own.get(name, "") for name in generate_defaults()}
+
+
+BACKEND = Backend(
+    family="sam2",
+    build=build,
+    write_smoke_checkpoint=write_smoke_checkpoint,
+    generate_defaults=generate_defaults,
+    check_generate_params=check_generate_params,
+    param_docs=param_docs,
+    tuner_controls={name: Control(*control) for name, control in AMG_CONTROLS.items()},
+    options={
+        "half": "bfloat16 autocast, as in SAM 2's own examples (CUDA only; default False)",
+        "compile": "torch.compile the image encoder (CUDA only; default False, slow first call)",
+        "mask_threshold": "SAM2ImagePredictor's logit threshold (default 0.0)",
+        "max_hole_area": "fill holes up to this area in pixels (needs sam2's CUDA extension; default 0)",
+        "max_sprinkle_area": "remove islands up to this area in pixels (needs sam2's CUDA extension; default 0)",
+        "embedding_cache": "None/True: the shared cache (memory + disk), False: none, or an EmbeddingCache",
+    },
+    prompts=("points", "boxes", "mask_input"),
+)
+Sam2Model.backend = BACKEND

@@ -14,15 +14,18 @@ encode once, the embedding cache, prompts, map coordinates, automatic generation
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
 
+from ..registry import ModelSpec
+from ..smoke import attach_smoke_marker
 from .base import pop_backend_options
+from .sam import BACKEND as SAM_BACKEND
 from .sam import SamModel, load_sam_state_dict, make_sam_model
-from .weights import ModelSpec, attach_smoke_marker
 
-__all__ = ["build", "build_architecture", "write_smoke_checkpoint"]
+__all__ = ["BACKEND", "build", "build_architecture", "write_smoke_checkpoint"]
 
 ARCH = "vit_t"  # MobileSAM's name in its own sam_model_registry
 
@@ -106,7 +109,9 @@ def build(
     sam = build_architecture()
     if checkpoint is not None:
         load_sam_state_dict(sam, checkpoint, ARCH)
-    return make_sam_model(spec, sam, checkpoint, device, opts)
+    model = make_sam_model(spec, sam, checkpoint, device, opts)
+    model.backend = BACKEND
+    return model
 
 
 def write_smoke_checkpoint(spec: ModelSpec, path: Path) -> None:
@@ -117,3 +122,7 @@ def write_smoke_checkpoint(spec: ModelSpec, path: Path) -> None:
     """
     state_dict = attach_smoke_marker(build_architecture().state_dict(), spec.name)
     torch.save(state_dict, Path(path))
+
+
+#: MobileSAM is SAM's decoder behind a TinyViT encoder: SAM's generator, parameters and options.
+BACKEND = dataclasses.replace(SAM_BACKEND, family="mobile_sam", build=build, write_smoke_checkpoint=write_smoke_checkpoint)

@@ -15,14 +15,14 @@ import torch
 from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 from segment_anything.modeling import Sam
 
+from helpers.backends.mobile_sam import build, build_architecture
+from helpers.backends.sam import SamModel
 from helpers.data import make_synthetic_scene
 from helpers.embedding_cache import EmbeddingCache
 from helpers.masks import SMOKE_BANNER
-from helpers.mobile_sam import build, build_architecture
 from helpers.models import UntrainedWeightsWarning, load_model
 from helpers.prompts import to_map_points
-from helpers.sam import SamModel
-from helpers.weights import get_spec
+from helpers.registry import get_spec
 
 NAME = "mobile_sam"
 H, W = 96, 128

@@ -13,14 +13,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import SegmentationModel, pop_backend_options
-from .embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, embedding_key, resolve_cache
-from .masks import Masks
-from .prompts import Prompts, normalise_mask_input, prepare_prompts
-from .scene import Scene, check_rgb_uint8
-from .weights import ModelSpec, attach_smoke_marker
+from ..amg.params import AMG_CONTROLS, AMG_DEFAULTS, AMG_PARAM_DOCS, check_amg_params
+from ..embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, embedding_key, resolve_cache
+from ..masks import Masks
+from ..prompts import Prompts, normalise_mask_input, prepare_prompts
+from ..registry import ModelSpec
+from ..scene import Scene, check_rgb_uint8
+from ..smoke import attach_smoke_marker
+from .base import Backend, Control, SegmentationModel, pop_backend_options
 
-__all__ = ["SamModel", "build", "make_sam_model", "write_smoke_checkpoint", "load_sam_state_dict"]
+__all__ = ["BACKEND", "SAM_OPTIONS", "SamModel", "build", "make_sam_model", "write_smoke_checkpoint", "load_sam_state_dict"]
 
 LOW_RES = 256  # SAM's low-resolution mask logits are 256x256 (the mask_input size)
 
@@ -287,7 +289,7 @@ class SamModel(SegmentationModel):
     # ---- everything mode ------------------------------------------------------------------------
     def generate(self, **params) -> Masks:
         """Automatic mask generation over the current scene; see :func:`helpers.amg.generate_sam`."""
-        from .amg import generate_sam
+        from ..amg import generate_sam
 
         scene = self.require_scene()
         start = time.perf_counter()
@@ -305,3 +307,27 @@ class SamModel(SegmentationModel):
         )
         result.timings = {**self.timings, "generate": time.perf_counter() - start}
         return result
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.sam.parameters())
+
+
+#: Build options of the SAM family (MobileSAM shares them).
+SAM_OPTIONS = {
+    "half": "float16 autocast of the image encoder (CUDA only; default False)",
+    "compile": "torch.compile the image encoder (CUDA only; default False, slow first call)",
+    "embedding_cache": "None/True: the shared cache (memory + disk), False: none, or an EmbeddingCache",
+}
+
+BACKEND = Backend(
+    family="sam",
+    build=build,
+    write_smoke_checkpoint=write_smoke_checkpoint,
+    generate_defaults=lambda: dict(AMG_DEFAULTS),
+    check_generate_params=check_amg_params,
+    param_docs=lambda: dict(AMG_PARAM_DOCS),
+    tuner_controls={name: Control(*control) for name, control in AMG_CONTROLS.items()},
+    options=SAM_OPTIONS,
+    prompts=("points", "boxes", "mask_input"),
+)
+SamModel.backend = BACKEND

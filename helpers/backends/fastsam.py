@@ -27,55 +27,39 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import SegmentationModel, pop_backend_options
-from .masks import Masks
-from .prompts import box_window, pixel_indices, prepare_prompts
-from .scene import Scene
-from .weights import ModelSpec, attach_smoke_marker, cache_dir
+from ..masks import Masks
+from ..prompts import box_window, pixel_indices, prepare_prompts
+from ..registry import ModelSpec
+from ..scene import Scene
+from .base import Backend, Control, SegmentationModel, pop_backend_options, split_run_options
+from .clip import ClipScorer, load_clip
+from .fastsam_smoke import ARCH_PARAMS_M, check_pt_suffix, write_smoke_checkpoint
 
 __all__ = [
     "FastSAMModel",
     "build",
     "write_smoke_checkpoint",
-    "load_clip",
-    "build_random_clip",
-    "ClipScorer",
     "EVERYTHING_DEFAULTS",
-    "CLIP_URL",
-    "CLIP_INSTALL_HINT",
+    "EVERYTHING_DOCS",
+    "BACKEND",
 ]
 
 #: FastSAM's published inference defaults (its README / ultralytics docs) plus ultralytics' max_det.
 EVERYTHING_DEFAULTS = {"imgsz": 1024, "conf": 0.4, "iou": 0.9, "retina_masks": True, "max_det": 300}
+EVERYTHING_DOCS = {
+    "imgsz": "network input size, a multiple of 32 (pixels); 1024 default, smaller is faster and coarser",
+    "conf": "minimum detection confidence (0-1); 0.4 default, lower finds more, weaker masks",
+    "iou": "NMS IoU threshold (0-1); 0.9 default, lower removes more overlapping masks",
+    "retina_masks": "masks at the scene's full resolution (True, sharp edges, default) or at network "
+    "resolution, then upsampled (False, faster, blocky)",
+    "max_det": "at most this many masks (count); 300 default",
+}
 MODES = ("merge", "per_prompt", "all")
 #: Masks of at most this many pixels are not offered to CLIP (ultralytics' rule).
 TEXT_MIN_AREA = 100
 
-CLIP_ARCH = "ViT-B/32"  # what ultralytics' FastSAMPredictor loads
-CLIP_FILENAME = "ViT-B-32.pt"
-CLIP_URL = (
-    "https://openaipublic.azureedge.net/clip/models/"
-    "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt"
-)
-CLIP_INSTALL_HINT = (
-    "text prompts need OpenAI CLIP: pip install clip-anytorch ftfy regex 'setuptools<81' "
-    "(or pip install git+https://github.com/ultralytics/CLIP.git)"
-)
-# ViT-B/32 hyper-parameters (as clip.model.build_model reads them from the official state dict).
-_CLIP_VIT_B32 = dict(
-    embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=32,
-    context_length=77, vocab_size=49408, transformer_width=512, transformer_heads=8, transformer_layers=12,
-)  # fmt: skip
-# Parameter counts separate FastSAM-s (YOLOv8s-seg, ~12M) from FastSAM-x (YOLOv8x-seg, ~72M).
-_ARCH_PARAMS_M = {"s": (5.0, 30.0), "x": (45.0, 120.0)}
-
 
 # ---- building ---------------------------------------------------------------------------------------
-def _check_pt_suffix(path: Path) -> None:
-    if path.suffix != ".pt":
-        raise ValueError(f"FastSAM weights must be an ultralytics .pt file (ultralytics requires it), got {path.name}")
-
-
 def build(spec: ModelSpec, checkpoint: Path | None, device=None, **options) -> FastSAMModel:
     """Load a FastSAM checkpoint with ``ultralytics.FastSAM``.
 
@@ -101,7 +85,7 @@ def build(spec: ModelSpec, checkpoint: Path | None, device=None, **options) -> F
     if checkpoint is None:
         raise ValueError(f"{spec.name} needs a weights file (FastSAM-{spec.arch}.pt)")
     path = Path(checkpoint)
-    _check_pt_suffix(path)
+    check_pt_suffix(path)
     device = torch.device("cpu") if device is None else torch.device(device)
     half = pop_backend_options(
         options, device, spec.name, gpu_only=("half",), embedding_cache=False,
@@ -130,206 +114,13 @@ def _load_ultralytics(path: Path, spec: ModelSpec):
     if getattr(net, "task", "segment") != "segment" or not hasattr(net, "model"):
         raise ValueError(f"{path.name} is not a segmentation model (FastSAM is YOLOv8-seg)")
     params_m = sum(p.numel() for p in net.parameters()) / 1e6
-    low, high = _ARCH_PARAMS_M.get(spec.arch, (0.0, float("inf")))
+    low, high = ARCH_PARAMS_M.get(spec.arch, (0.0, float("inf")))
     if not low <= params_m <= high:
-        other = next((a for a, (lo, hi) in _ARCH_PARAMS_M.items() if lo <= params_m <= hi), None)
+        other = next((a for a, (lo, hi) in ARCH_PARAMS_M.items() if lo <= params_m <= hi), None)
         hint = f"; load it as fastsam_{other}" if other else ""
         raise ValueError(f"{path.name} has {params_m:.1f}M parameters, not FastSAM-{spec.arch}{hint}")
     return yolo
 
-
-def write_smoke_checkpoint(spec: ModelSpec, path: Path) -> None:
-    """Random YOLOv8{s,x}-seg with one class, saved exactly as ultralytics saves a trained model.
-
-    The architecture is ultralytics' own ``yolov8{arch}-seg.yaml`` with ``nc=1`` (FastSAM's single
-    "object" class). Ultralytics' default initialisation makes every output constant (activations
-    vanish through the random network), so the convolutions are re-drawn with He-normal weights and
-    the batch-norm statistics calibrated on multi-scale noise images; the class score is scaled so
-    that about 10% of anchors pass FastSAM's default ``conf=0.4`` on those images. Real scenes then
-    give tens to hundreds of (meaningless) masks, so the post-processing cost is realistic; the
-    count depends on the scene. The file is written by ultralytics' ``strip_optimizer`` (fp16
-    model, ``train_args``, version metadata) with the smoke marker added, and loads with
-    ``ultralytics.FastSAM(path)``.
-    """
-    import torch
-    from ultralytics.nn.tasks import SegmentationModel
-    from ultralytics.utils import LOGGER
-    from ultralytics.utils.torch_utils import strip_optimizer
-
-    path = Path(path)
-    _check_pt_suffix(path)
-    if spec.arch not in _ARCH_PARAMS_M:
-        raise ValueError(f"unknown FastSAM size {spec.arch!r}; expected 's' or 'x'")
-    level = LOGGER.level
-    LOGGER.setLevel("WARNING")  # ultralytics logs "Overriding nc" and "Optimizer stripped" lines
-    try:
-        net = SegmentationModel(f"yolov8{spec.arch}-seg.yaml", nc=1, verbose=False)
-        net.names = {0: "object"}
-        _make_random_net_respond(net)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        train_args = {"task": "segment", "model": f"yolov8{spec.arch}-seg.yaml", "imgsz": 1024, "single_cls": True}
-        torch.save({"model": net, "train_args": train_args}, path)
-        strip_optimizer(path, updates=attach_smoke_marker({}, spec.name))
-    finally:
-        LOGGER.setLevel(level)
-
-
-def _make_random_net_respond(net, calibration_size: int = 256) -> None:
-    """Re-draw conv weights (He-normal), calibrate batch norms on noise, and bias the class score."""
-    import torch
-    from torch import nn
-
-    for module in net.modules():
-        if isinstance(module, nn.Conv2d) and module.weight.requires_grad:  # the DFL conv is fixed
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-        elif isinstance(module, nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None  # cumulative average over the calibration batch
-    # Noise at several spatial scales (blobs to pixels), stretched to 0..1 like a normalised image.
-    size = (calibration_size, calibration_size)
-    images = sum(nn.functional.interpolate(torch.rand(4, 3, g, g), size=size, mode="bilinear") for g in (4, 16, 64, 256))
-    low, high = images.amin((1, 2, 3), keepdim=True), images.amax((1, 2, 3), keepdim=True)
-    images = (images - low) / (high - low)
-    net.train()
-    with torch.no_grad():
-        net(images)
-    net.eval()
-    for module in net.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.momentum = 0.03  # ultralytics' value
-    head = net.model[-1]
-    logits = []
-    hooks = [branch[-1].register_forward_hook(lambda _m, _i, out: logits.append(out)) for branch in head.cv3]
-    with torch.no_grad():
-        net(images)
-    for hook in hooks:
-        hook.remove()
-    means = [float(out.mean()) for out in logits]
-    stds = [max(float(out.std()), 1e-6) for out in logits]
-    spread = torch.cat([((out - m) / sd).flatten() for out, m, sd in zip(logits, means, stds, strict=True)])
-    # Standardise each level's class logit, then shift so the top 10% of anchors score above 0.4.
-    target = float(torch.logit(torch.tensor(0.4))) - float(spread.quantile(0.9))
-    for branch, m, sd in zip(head.cv3, means, stds, strict=True):
-        conv = branch[-1]
-        conv.bias.data = target + (conv.bias.data - m) / sd
-        conv.weight.data /= sd
-    for param in net.parameters():
-        param.requires_grad = False
-
-
-# ---- CLIP for text prompts ---------------------------------------------------------------------------
-def _import_clip():
-    """The OpenAI ``clip`` module, or ImportError with the one line saying what to install."""
-    try:
-        import clip
-    except ImportError:
-        raise ImportError(CLIP_INSTALL_HINT) from None
-    if not (hasattr(clip, "load") and hasattr(clip, "tokenize")):  # PyPI's "clip" is a clipboard tool
-        raise ImportError(f"the installed 'clip' package is not OpenAI CLIP; {CLIP_INSTALL_HINT}")
-    return clip
-
-
-def default_clip_paths() -> list[Path]:
-    """Where :func:`load_clip` looks for ``ViT-B-32.pt``: the sam-rs cache, then ultralytics' weights dir."""
-    paths = [cache_dir() / "clip" / CLIP_FILENAME]
-    try:
-        from ultralytics.utils import WEIGHTS_DIR
-
-        paths.append(Path(WEIGHTS_DIR) / "clip" / CLIP_FILENAME)
-    except ImportError:  # pragma: no cover - ultralytics is a hard dependency
-        pass
-    return paths
-
-
-class ClipScorer:
-    """CLIP image/text encoders with the interface ultralytics' FastSAMPredictor uses.
-
-    Attributes:
-        model: a ``clip.model.CLIP`` module.
-        image_preprocess: PIL image -> normalised (3, R, R) tensor (CLIP's own transform).
-        device: torch device.
-    """
-
-    def __init__(self, model, image_preprocess, device=None):
-        import torch
-
-        self.device = torch.device(device or "cpu")
-        self.model = model.to(self.device).float().eval()
-        self.image_preprocess = image_preprocess
-
-    def tokenize(self, texts):
-        """``T`` strings -> int token ids (T, 77) on ``device`` (CLIP's context length; longer texts are cut)."""
-        return _import_clip().tokenize(texts, truncate=True).to(self.device)
-
-    def encode_text(self, tokens):
-        """Token ids (T, 77) int -> float32 text features (T, 512), L2-normalised per row."""
-        import torch
-
-        with torch.inference_mode():
-            features = self.model.encode_text(tokens).float()
-        return features / features.norm(p=2, dim=-1, keepdim=True)
-
-    def encode_image(self, images):
-        """Preprocessed images float (N, 3, 224, 224) -> float32 image features (N, 512), L2-normalised per row."""
-        import torch
-
-        with torch.inference_mode():
-            features = self.model.encode_image(images).float()
-        return features / features.norm(p=2, dim=-1, keepdim=True)
-
-    def similarity(self, crops: list, texts: list[str]):
-        """float (T, C) cosine similarity between ``T`` ``texts`` and ``C`` PIL image ``crops``."""
-        import torch
-
-        images = torch.stack([self.image_preprocess(crop).to(self.device) for crop in crops])
-        return self.encode_text(self.tokenize(texts)) @ self.encode_image(images).T
-
-
-def load_clip(weights=None, device=None) -> ClipScorer:
-    """CLIP ViT-B/32 (what ultralytics' FastSAM uses) from a local checkpoint; never downloads.
-
-    Args:
-        weights: path of OpenAI's ``ViT-B-32.pt`` (TorchScript archive or state dict); ``None``
-            looks in :func:`default_clip_paths`.
-        device: torch device.
-
-    Raises:
-        ImportError: the ``clip`` package is missing (the message says what to install).
-        FileNotFoundError: no weights file (the message gives the URL and where to put it).
-    """
-    clip = _import_clip()
-    if weights is not None:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"CLIP weights not found: {path}")
-    else:
-        path = next((p for p in default_clip_paths() if p.is_file()), None)
-        if path is None:
-            raise FileNotFoundError(
-                f"text prompts need CLIP {CLIP_ARCH} weights: download {CLIP_URL} to {default_clip_paths()[0]}"
-            )
-    model, preprocess = clip.load(str(path), device="cpu", jit=False)
-    return ClipScorer(model, preprocess, device)
-
-
-def build_random_clip(device=None, seed: int = 0) -> ClipScorer:
-    """A randomly initialised CLIP of the real ViT-B/32 architecture (for tests and smoke runs).
-
-    Its text/image similarities are meaningless, but the whole text-prompt path runs as with the
-    real weights. Needs the ``clip`` package (see :data:`CLIP_INSTALL_HINT`).
-    """
-    import torch
-
-    clip = _import_clip()
-    from clip.model import CLIP
-
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = CLIP(**_CLIP_VIT_B32)
-    finally:
-        torch.random.set_rng_state(generator_state)
-    return ClipScorer(model, clip.clip._transform(_CLIP_VIT_B32["image_resolution"]), device)
 
 
 # ---- the model --------------------------------------------------------------------------------------
@@ -397,6 +188,9 @@ class FastSAMModel(SegmentationModel):
         self.everything: _Everything | None = None
 
     # ---- the everything pass ----------------------------------------------------------------------
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.yolo.model.parameters())
+
     def _run_everything(self, image: np.ndarray, params: dict) -> _Everything:
         from ultralytics.utils.ops import scale_masks
 
@@ -448,6 +242,7 @@ class FastSAMModel(SegmentationModel):
             confidence; ``extra["det_boxes"]`` holds the detector's XYXY boxes.
         """
         scene = self.require_scene()
+        _, params = split_run_options(params)  # one network pass: nothing to show progress of
         settings = _check_everything_params({**self.defaults, **params})
         start = time.perf_counter()
         cached = self.everything is not None and self.everything.params == settings
@@ -633,3 +428,27 @@ def _combine(every: _Everything, groups, mode: str) -> tuple[np.ndarray, np.ndar
         return every.masks[chosen], every.scores[chosen], [[int(i)] for i in chosen]
     mask, score = union(chosen)
     return mask[None], np.array([score], np.float32), [chosen.tolist()]
+
+
+BACKEND = Backend(
+    family="fastsam",
+    build=build,
+    write_smoke_checkpoint=write_smoke_checkpoint,
+    generate_defaults=lambda: dict(EVERYTHING_DEFAULTS),
+    check_generate_params=lambda params: _check_everything_params({**EVERYTHING_DEFAULTS, **params}),
+    param_docs=lambda: dict(EVERYTHING_DOCS),
+    tuner_controls={
+        "conf": Control("float", (0.05, 0.95, 0.05)),
+        "iou": Control("float", (0.1, 0.95, 0.05)),
+        "imgsz": Control("choice", [320, 480, 640, 800, 1024]),
+        "retina_masks": Control("bool"),
+        "max_det": Control("int", (10, 500, 10)),
+    },
+    options={
+        **EVERYTHING_DOCS,
+        "half": "float16 inference (CUDA only; default False)",
+        "clip_weights": "path of OpenAI's CLIP ViT-B/32 checkpoint for text prompts (default: looked up in the cache)",
+    },
+    prompts=("points", "boxes", "text"),
+)
+FastSAMModel.backend = BACKEND

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 from helpers import weights
+from helpers.cli.weights import register
+from helpers.data import samples
+from helpers.smoke import read_smoke_marker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +55,7 @@ def test_smoke_weights_cli_writes_a_loadable_file(tmp_path):
     result = _run("smoke-weights", "sam_vit_b", str(path))
     assert result.returncode == 0, result.stderr
     assert path.is_file() and "meaningless" in result.stdout
-    assert weights.read_smoke_marker(path) == "sam_vit_b"
+    assert read_smoke_marker(path) == "sam_vit_b"
 
 
 def test_smoke_weights_cli_rejects_unknown_names(tmp_path):
@@ -100,7 +103,7 @@ def test_prefetch_fills_a_folder_from_the_local_cache_and_copies_scenes(tmp_path
     (cache / "fake.pth").write_bytes(payload)  # the organiser's cache: no network needed
 
     parser = argparse.ArgumentParser()
-    weights.register_cli(parser.add_subparsers())
+    register(parser.add_subparsers())
     args = parser.parse_args(["prefetch", "fake", "--dest", str(dest)])
     assert args.func(args) == 0
     assert (dest / "fake.pth").read_bytes() == payload and weights.is_verified("fake", dest / "fake.pth")
@@ -114,7 +117,7 @@ def test_prefetch_fills_a_folder_from_the_local_cache_and_copies_scenes(tmp_path
 
     monkeypatch.setenv("SAMRS_CACHE_DIR", str(dest.resolve()))
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
-    monkeypatch.setattr(data, "_wheel_data_dir", lambda: tmp_path / "no-wheel")  # only DIR has them
+    monkeypatch.setattr(samples, "_wheel_data_dir", lambda: tmp_path / "no-wheel")  # only DIR has them
     for scene in list_sample_scenes():
         assert sample_scene_path(scene) == dest.resolve() / "scenes" / f"{scene}.tif"
     assert data.sample_scene("bahamas_rgb").image.shape == (718, 791, 3)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers.base import SegmentationModel
+from helpers.backends.base import SegmentationModel
 from helpers.scene import Scene
 
 
@@ -49,7 +49,7 @@ def test_unsupported_modes_say_so():
 
 # ---- build options shared by the backends ---------------------------------------------------------------
 def test_pop_backend_options_resolves_and_leaves_the_backend_its_own(tmp_path):
-    from helpers.base import pop_backend_options
+    from helpers.backends.base import pop_backend_options
     from helpers.embedding_cache import EmbeddingCache, default_cache
 
     options = {"embedding_cache": True, "mask_threshold": 0.5}
@@ -76,7 +76,7 @@ def test_pop_backend_options_resolves_and_leaves_the_backend_its_own(tmp_path):
     ],
 )
 def test_pop_backend_options_refuses_in_one_line(options, kwargs, error, message):
-    from helpers.base import pop_backend_options
+    from helpers.backends.base import pop_backend_options
 
     with pytest.raises(error, match=message) as info:
         pop_backend_options(dict(options), None, "m", **kwargs)

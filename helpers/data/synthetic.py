@@ -1,12 +1,4 @@
-"""Sample data: the real scenes shipped with ``localtileserver`` and synthetic scenes with ground truth.
-
-Real scenes (no download; they are inside the ``localtileserver`` wheel, or in ``cache_dir()/scenes``
-after ``python -m helpers prefetch``, or in ``$SAMRS_DATA_DIR``)::
-
-    helpers.list_sample_scenes()                  # names
-    scene = helpers.sample_scene("landsat")       # Scene with a sensible band choice and stretch
-
-Synthetic scenes (fixed seed, real CRS/transform, uint32 instance labels for IoU)::
+"""Synthetic scenes with known ground truth: buildings, fields, water and SAR-like speckle.
 
     scene, labels = helpers.make_synthetic_scene("buildings", size=(512, 512), seed=0)
     write_synthetic_geotiff("big.tif", "fields", size=(16384, 16384), labels_path="big_labels.tif")
@@ -19,188 +11,17 @@ identical, and memory does not grow with the scene size when writing.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from skimage.draw import polygon as draw_polygon
 
-from .atomic import atomic_output
-from .crs import pixel_size_m
-from .raster import DEFAULT_SAR_DB_RANGE, DEFAULT_STRETCH, power_to_db, read_scene, stretch_to_uint8
-from .scene import Scene
-from .weights import cache_dir
+from ..raster import DEFAULT_SAR_DB_RANGE, DEFAULT_STRETCH, power_to_db, stretch_to_uint8
+from ..scene import Scene
 
-DATA_DIR_ENV = "SAMRS_DATA_DIR"
-"""Environment variable naming a folder with prefetched sample scenes (``NAME.tif``) that wins over the
-copies inside the ``localtileserver`` wheel."""
-
-SCENES_SUBDIR = "scenes"
-"""Subfolder of the weights cache (and of ``$SAMRS_DATA_DIR``) holding prefetched scenes."""
-
-SAMPLE_SCENES = {
-    "bahamas_rgb": (
-        "Landsat 7 ETM+ true-colour RGB of Andros Island and the Great Bahama Bank; EPSG:32618 (UTM 18N), "
-        "300 m pixels, 791x718, 3 bands uint8, nodata 0 outside the footprint (rasterio's RGB.byte.tif)"
-    ),
-    "landsat": (
-        "Landsat 7 ETM+ bands B1-B5, B6 (thermal, high gain), B7 over the south shore of the Great Salt Lake "
-        "(evaporation/tailings ponds, Oquirrh Mountains); EPSG:4326, 0.00027 deg (~23x30 m), 1489x1482, "
-        "7 bands uint8, no nodata; default view true colour B3,B2,B1 stretched"
-    ),
-    "landsat7": (
-        "Landsat 7 colour-infrared composite of San Francisco Bay (NIR,red,green in R,G,B: vegetation red); "
-        "EPSG:3857, 30 m pixels, 2181x1917, 3 bands uint8, nodata 0"
-    ),
-    "co_elevation_roi": (
-        "Elevation model of a Colorado mountain area near Crested Butte (2545-3939 m); EPSG:4269 (NAD83), "
-        "1/3 arc-second (~8x10 m), 1007x633, 1 band float32 metres; shown as hillshade"
-    ),
-    "srtm90": (
-        "SRTM elevation of central California: Sierra Nevada, Yosemite, Owens Valley (23-4338 m); EPSG:4326, "
-        "0.00081 deg (~70x90 m), 4269x2465, 1 band int16 metres ('elevation'); shown as hillshade"
-    ),
-}
-"""Real sample scenes by name -> one-line description (what, CRS, resolution, size, bands)."""
-
-SAMPLE_READ_OPTIONS = {
-    "bahamas_rgb": {},
-    "landsat": {"bands": ("B3", "B2", "B1"), "stretch_uint8": True},
-    "landsat7": {},
-    "co_elevation_roi": {"hillshade": True},
-    "srtm90": {"hillshade": True},
-}
-"""Default :func:`sample_scene` options per scene (8-bit RGB scenes pass through unchanged)."""
-
-LANDSAT_COMPOSITES = {
-    "true_colour": ("B3", "B2", "B1"),
-    "colour_infrared": ("B4", "B3", "B2"),  # vegetation red, water dark
-    "swir": ("B7", "B4", "B2"),  # ponds, wet soil and bare rock separate well
-}
-"""Useful band combinations for the 7-band ``landsat`` sample (``sample_scene("landsat", bands=...)``)."""
-
-
-# -- real sample scenes --------------------------------------------------------------------------------
-
-
-def list_sample_scenes() -> list[str]:
-    """Names of the real sample scenes (keys of :data:`SAMPLE_SCENES`)."""
-    return list(SAMPLE_SCENES)
-
-
-def _check_name(name: str) -> str:
-    if name not in SAMPLE_SCENES:
-        raise ValueError(f"unknown sample scene {name!r}; choose one of: {', '.join(SAMPLE_SCENES)}")
-    return name
-
-
-def _wheel_data_dir() -> Path:
-    import localtileserver
-
-    return Path(localtileserver.__file__).parent / "tiler" / "data"
-
-
-def _scene_folders() -> list[Path]:
-    """Where prefetched scenes may be, first match wins: ``$SAMRS_DATA_DIR`` (and its ``scenes`` /
-    ``sample_scenes`` subfolders), then ``cache_dir()/scenes`` (what ``python -m helpers prefetch`` fills)."""
-    folders = []
-    data_dir = os.environ.get(DATA_DIR_ENV)
-    if data_dir:
-        folders += [Path(data_dir), Path(data_dir) / SCENES_SUBDIR, Path(data_dir) / "sample_scenes"]
-    return [*folders, cache_dir() / SCENES_SUBDIR]
-
-
-def sample_scene_path(name: str) -> Path:
-    """Path of a sample scene GeoTIFF: a prefetched copy (see :func:`_scene_folders`), else the wheel's."""
-    _check_name(name)
-    filename = f"{name}.tif"
-    for folder in _scene_folders():
-        if (folder / filename).is_file():
-            return folder / filename
-    path = _wheel_data_dir() / filename
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"sample scene {name!r} not found at {path}; reinstall localtileserver or set {DATA_DIR_ENV}"
-        )
-    return path
-
-
-def copy_sample_scenes(dest, names=None) -> list[Path]:
-    """Copy sample scenes into ``dest`` (``prefetch`` uses ``cache_dir()/scenes``, found automatically).
-
-    A copy of the right size is kept; others are (re)written atomically (temp file, then rename).
-    Returns the paths in ``dest``.
-    """
-    dest = Path(dest)
-    copied = []
-    for name in names or list_sample_scenes():
-        source = sample_scene_path(name)
-        target = dest / f"{_check_name(name)}.tif"
-        if not (target.is_file() and target.stat().st_size == source.stat().st_size):
-            with atomic_output(target, fsync=True) as tmp:
-                shutil.copyfile(source, tmp)
-        copied.append(target)
-    return copied
-
-
-def sample_scene(name: str, hillshade: bool | None = None, **read_options) -> Scene:
-    """A real sample scene as an 8-bit RGB :class:`Scene`.
-
-    Args:
-        name: one of :func:`list_sample_scenes`.
-        hillshade: render an elevation model as shaded relief blended with its stretched elevation
-            (default for the DEMs); ``False`` gives the plain stretched grey.
-        **read_options: :func:`helpers.raster.read_scene` options overriding the per-scene defaults in
-            :data:`SAMPLE_READ_OPTIONS` (e.g. ``bands=LANDSAT_COMPOSITES["swir"]``).
-    """
-    options = dict(SAMPLE_READ_OPTIONS[_check_name(name)])
-    default_shade = options.pop("hillshade", False)
-    shade = default_shade if hillshade is None else hillshade
-    options.update(read_options)
-    path = sample_scene_path(name)
-    scene = read_scene(path, **options)
-    scene.name = name
-    if shade:
-        scene = _shade_scene(scene, path, options)
-    return scene
-
-
-def hillshade(elevation: np.ndarray, dx: float, dy: float, azimuth: float = 315.0, altitude: float = 45.0):
-    """Shaded relief in [0, 1] of an HxW elevation grid.
-
-    Args:
-        elevation: HxW float array in metres (NaN allowed; it gives NaN).
-        dx, dy: pixel width and height in metres.
-        azimuth, altitude: sun direction in degrees (clockwise from north; above the horizon).
-    """
-    dz_dy, dz_dx = np.gradient(elevation.astype(np.float64), dy, dx)
-    slope = np.arctan(np.hypot(dz_dx, dz_dy))
-    aspect = np.arctan2(-dz_dx, dz_dy)  # rows grow southwards, so north is -row
-    az, alt = np.radians(360.0 - azimuth + 90.0), np.radians(altitude)
-    shaded = np.sin(alt) * np.cos(slope) + np.cos(alt) * np.sin(slope) * np.cos(az - aspect)
-    return np.clip(shaded, 0.0, 1.0)
-
-
-def _shade_scene(scene: Scene, path: Path, options: dict) -> Scene:
-    """Blend hillshade (60%) with the stretched elevation (40%): relief plus a sense of height."""
-    from .raster import open_raster
-
-    with open_raster(path, **options) as source:
-        elevation, valid = source.read_raw()
-    dx, dy = pixel_size_m(scene.transform, scene.crs, scene.shape)
-    shade = hillshade(np.where(valid, elevation[0], np.nan), dx, dy)
-    grey = scene.image[..., 0].astype(np.float64) / 255.0
-    mixed = np.nan_to_num(0.6 * shade + 0.4 * grey, nan=0.0)
-    image = np.repeat((mixed * 255).round().astype(np.uint8)[..., None], 3, axis=2)
-    image[~valid] = 0
-    scene.image = image
-    scene.meta["hillshade"] = True
-    return scene
-
-
-# -- synthetic scenes ------------------------------------------------------------------------------------
+__all__ = ["SYNTHETIC_KINDS", "SYNTHETIC_VARIANTS", "DEFAULT_RESOLUTION", "SyntheticObject", "rectangle", "polygon",
+           "make_synthetic_scene", "write_synthetic_geotiff"]
 
 SYNTHETIC_KINDS = ("buildings", "fields", "water", "sar")
 
@@ -656,46 +477,3 @@ def write_synthetic_geotiff(
         if labels_dst is not None:
             labels_dst.close()
     return path
-
-
-def write_fake_dataset(root, size: tuple[int, int] = (256, 256), seed: int = 0) -> dict[str, Path]:
-    """Write the small fake data set the tests and ``data/make_fake_data.py`` use (torchgeo style).
-
-    Layout under ``root``::
-
-        optical/buildings.tif              3-band uint8 RGB, EPSG:32618, 0.5 m
-        optical/fields_multiband16.tif     4-band uint16 blue/green/red/nir, nodata 0 wedge
-        optical/nested/deeper/water.tif    3-band uint8 RGB (a nested folder, for tree mirroring)
-        sar/sar_power.tif                  1-band float32 linear power, nodata 0 wedge
-        plain/buildings.png                the buildings image as a PNG without georeferencing
-        labels/<name>_labels.tif           uint32 instance labels for each GeoTIFF above
-        broken/not_a_raster.tif            a text file with a .tif name (bad-input handling)
-
-    Returns:
-        name -> path for every file written.
-    """
-    from PIL import Image
-
-    root = Path(root)
-    files = {}
-    for name, kind, variant, sub in (
-        ("buildings", "buildings", "rgb8", "optical"),
-        ("fields_multiband16", "fields", "multiband16", "optical"),
-        ("water", "water", "rgb8", "optical/nested/deeper"),
-        ("sar_power", "sar", "sar_power", "sar"),
-    ):
-        labels = root / "labels" / f"{name}_labels.tif"
-        files[name] = write_synthetic_geotiff(
-            root / sub / f"{name}.tif", kind, size=size, seed=seed, variant=variant, labels_path=labels
-        )
-        files[f"{name}_labels"] = labels
-    scene, _ = make_synthetic_scene("buildings", size=size, seed=seed)
-    png = root / "plain" / "buildings.png"
-    png.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(scene.image).save(png)
-    files["plain_png"] = png
-    broken = root / "broken" / "not_a_raster.tif"
-    broken.parent.mkdir(parents=True, exist_ok=True)
-    broken.write_text("this is not a GeoTIFF\n")
-    files["broken"] = broken
-    return files

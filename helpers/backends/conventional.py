@@ -15,12 +15,12 @@ import time
 
 import numpy as np
 
-from .base import SegmentationModel
-from .masks import Masks
-from .prompts import box_window, pixel_indices, prepare_prompts
-from .scene import Scene
+from ..masks import Masks
+from ..prompts import box_window, pixel_indices, prepare_prompts
+from ..scene import Scene
+from .base import Backend, Control, SegmentationModel, split_run_options
 
-__all__ = ["ConventionalModel", "METHODS", "METHOD_PARAMS", "build", "write_smoke_checkpoint"]
+__all__ = ["BACKEND", "ConventionalModel", "METHODS", "METHOD_PARAMS", "PARAM_DOCS", "build"]
 
 # Parameters of each method with defaults chosen for 10-30 m satellite scenes of ~1000x1000 pixels.
 METHOD_PARAMS: dict[str, dict] = {
@@ -36,6 +36,29 @@ METHOD_PARAMS: dict[str, dict] = {
 }
 METHODS = tuple(METHOD_PARAMS)
 COMMON_PARAMS = {"method": "felzenszwalb", "min_area": 0, "max_masks": 300}
+
+PARAM_DOCS: dict[str, str] = {
+    "method": "segmentation method: felzenszwalb (graph, default), slic (superpixels) or watershed (markers)",
+    "min_area": "drop segments smaller than this (pixels); 0 default",
+    "max_masks": "keep the largest this many segments (count); 300 default, each mask is a full-size array",
+    "scale": "felzenszwalb: higher gives larger segments (unitless); 200 default",
+    "sigma": "Gaussian pre-smoothing (pixels); felzenszwalb 0.8, slic and watershed 1.0 default",
+    "min_size": "felzenszwalb: smallest segment (pixels); None = 1/2000 of the image",
+    "n_segments": "slic: approximate number of superpixels (count); 150 default",
+    "compactness": "slic: colour vs space weight, higher is squarer (10 default); watershed: > 0 gives more "
+    "regular basins (0.001 default)",
+    "markers": "watershed: number of seeds (count); 150 default",
+}
+
+CONTROLS = {
+    "method": Control("choice", list(METHOD_PARAMS)),
+    "scale": Control("float", (10.0, 1000.0, 10.0)),
+    "sigma": Control("float", (0.0, 3.0, 0.1)),
+    "n_segments": Control("int", (10, 1000, 10)),
+    "compactness": Control("float", (0.001, 50.0, 0.5)),
+    "markers": Control("int", (10, 1000, 10)),
+    "min_area": Control("int", (0, 1000, 10)),
+}
 
 
 def _segment(image: np.ndarray, method: str, params: dict) -> np.ndarray:
@@ -124,6 +147,7 @@ class ConventionalModel(SegmentationModel):
             image (every segment, also those dropped by ``min_area``/``max_masks``).
         """
         start = time.perf_counter()
+        _, params = split_run_options(params)  # one pass, nothing to show progress of
         method, method_params, common = check_params({**self.defaults, **params})
         labels = self.labels(**{"method": method, **method_params})
         ids, areas = np.unique(labels[labels > 0], return_counts=True)
@@ -171,7 +195,7 @@ class ConventionalModel(SegmentationModel):
         scene = self.require_scene()
         start = time.perf_counter()
         prompts = prepare_prompts(scene, points=points, labels=labels, boxes=boxes, crs=crs)
-        segments = self.labels(**{k: v for k, v in params.items() if k not in ("min_area", "max_masks")})
+        segments = self.labels(**{k: v for k, v in params.items() if k not in ("min_area", "max_masks", "progress")})
         selected = self._point_selection(segments, prompts)
         if prompts.boxes is None:
             masks = (np.isin(segments, selected) & (segments > 0))[None]
@@ -207,6 +231,31 @@ def build(spec, checkpoint=None, device=None, **options) -> ConventionalModel:
     return ConventionalModel(getattr(spec, "name", "conventional"), **options)
 
 
-def write_smoke_checkpoint(spec, path) -> None:
-    """The conventional baseline has no weights."""
-    raise ValueError(f"{getattr(spec, 'name', 'conventional')} has no weights: nothing to write")
+def generate_defaults() -> dict:
+    """Every ``generate`` parameter: the common ones, then each method's (the default method's values win)."""
+    defaults = dict(COMMON_PARAMS)
+    for method in sorted(METHOD_PARAMS, key=lambda m: m != COMMON_PARAMS["method"]):
+        for name, value in METHOD_PARAMS[method].items():
+            defaults.setdefault(name, value)
+    return defaults
+
+
+def check_generate_params(params: dict) -> dict:
+    """``params`` merged with the defaults of their method; ``ValueError`` for unknown names or bad values."""
+    method, method_params, common = check_params(params)
+    return {**common, **method_params, "method": method}
+
+
+BACKEND = Backend(
+    family="conventional",
+    build=build,
+    write_smoke_checkpoint=None,
+    generate_defaults=generate_defaults,
+    check_generate_params=check_generate_params,
+    param_docs=lambda: dict(PARAM_DOCS),
+    tuner_controls=CONTROLS,
+    options={name: PARAM_DOCS[name] for name in generate_defaults()},  # load_model options set defaults
+    prompts=("points", "boxes"),
+    predict_params=True,
+)
+ConventionalModel.backend = BACKEND

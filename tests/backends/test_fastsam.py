@@ -13,11 +13,11 @@ import pytest
 import torch
 
 import helpers
+from helpers.backends.clip import CLIP_INSTALL_HINT, CLIP_URL, build_random_clip
 from helpers.data import make_synthetic_scene
-from helpers.fastsam import CLIP_INSTALL_HINT, CLIP_URL, build_random_clip
 from helpers.masks import Masks
 from helpers.prompts import to_map_points
-from helpers.weights import read_smoke_marker
+from helpers.smoke import read_smoke_marker
 
 IMGSZ = 256
 SETTINGS = {"imgsz": IMGSZ, "conf": 0.4, "iou": 0.9, "retina_masks": True, "max_det": 300}
@@ -285,7 +285,7 @@ def test_text_without_clip_weights_says_what_to_download(model, monkeypatch, tmp
     clip = pytest.importorskip("clip", reason="OpenAI CLIP (clip-anytorch) not installed")
     assert hasattr(clip, "load")
     monkeypatch.setenv("SAMRS_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr("helpers.fastsam.default_clip_paths", lambda: [tmp_path / "clip" / "ViT-B-32.pt"])
+    monkeypatch.setattr("helpers.backends.clip.default_clip_paths", lambda: [tmp_path / "clip" / "ViT-B-32.pt"])
     monkeypatch.setattr(model, "clip", None)
     with pytest.raises(FileNotFoundError, match="download") as info:
         model.predict(text="a roof")

@@ -1,11 +1,99 @@
-"""The shape every backend shares: ``set_image`` once, then ``predict`` / ``generate`` many times."""
+"""The contract every backend keeps: ``set_image`` once, then ``predict`` / ``generate`` many times.
+
+Two halves:
+
+* :class:`SegmentationModel`, the base class of every model (SAM, SAM 2, MobileSAM, FastSAM, the
+  conventional baseline): one API, one result type (:class:`~helpers.masks.Masks`).
+* :class:`Backend`, what each backend module declares about its family in a module-level ``BACKEND``:
+  how to build it and write smoke weights, its ``generate`` parameters with their defaults, checks and
+  documentation, its tuner controls and its build options. Batch runs, the tuner, the benchmark and the
+  notebooks read the contract (``model.backend`` or :func:`helpers.backends.backend_for`), never the
+  family name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
 import numpy as np
 
-from .masks import SMOKE_BANNER, Masks
-from .scene import Scene, as_scene
+from ..masks import Masks
+from ..raster import as_scene
+from ..scene import Scene
+from ..smoke import SMOKE_BANNER
+
+#: ``generate`` options every backend accepts besides its own parameters.
+RUN_OPTIONS: dict = {"progress": True}
+RUN_OPTION_DOCS: dict[str, str] = {
+    "progress": "show a tqdm progress bar (True/False); True default (shown only on a terminal), False "
+    "silences it in scripts, batch runs and tiled inference",
+}
+
+
+class Control(NamedTuple):
+    """One tuner widget control (unpacks as ``kind, options``).
+
+    Attributes:
+        kind: ``"int"``, ``"float"`` (``options`` = (min, max, step)), ``"choice"`` (``options`` = the
+            values) or ``"bool"`` (``options`` unused).
+        options: see ``kind``.
+    """
+
+    kind: str
+    options: tuple | list | None = None
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What a backend family declares about itself (each backend module's ``BACKEND``).
+
+    Attributes:
+        family: registry family (``"sam"``, ``"mobile_sam"``, ``"sam2"``, ``"fastsam"``, ``"conventional"``).
+        build: ``build(spec, checkpoint: Path | None, device, **options) -> SegmentationModel``.
+        write_smoke_checkpoint: ``(spec, path) -> None``, random weights of the real architecture in the
+            real format; ``None`` for a family without weights.
+        generate_defaults: ``() -> dict``, every ``generate`` parameter with the value used when it is not
+            given (without :data:`RUN_OPTIONS`). A callable because some families read them from their
+            optional package.
+        check_generate_params: ``(params) -> dict``: ``ValueError`` (one line) for unknown names or bad
+            values; returns the parameters merged with the defaults.
+        param_docs: ``() -> dict``: one line per ``generate`` parameter (what, unit, typical values).
+        tuner_controls: parameter name -> :class:`Control` for the tuner widget and the app.
+        options: build option (``load_model(name, **options)``) -> one line of documentation.
+        prompts: the prompt kinds ``predict`` takes: any of ``"points"``, ``"boxes"``, ``"mask_input"``,
+            ``"text"``.
+        predict_params: whether ``predict`` also takes the ``generate`` parameters (the conventional
+            baseline segments with them); otherwise prompted runs take no parameters.
+    """
+
+    family: str
+    build: Callable
+    write_smoke_checkpoint: Callable | None
+    generate_defaults: Callable[[], dict]
+    check_generate_params: Callable[[dict], dict]
+    param_docs: Callable[[], dict]
+    tuner_controls: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    prompts: tuple = ("points", "boxes")
+    predict_params: bool = False
+
+    @property
+    def has_weights(self) -> bool:
+        return self.write_smoke_checkpoint is not None
+
+    def generate_parameters(self) -> list[str]:
+        """Every name ``generate`` accepts: the family's parameters plus :data:`RUN_OPTIONS`."""
+        return [*self.generate_defaults(), *RUN_OPTIONS]
+
+
+def split_run_options(params: dict) -> tuple[dict, dict]:
+    """``(run options, the rest)`` of ``generate`` keywords, run options checked (``progress`` a bool)."""
+    run = {k: params[k] for k in RUN_OPTIONS if k in params}
+    if "progress" in run and not isinstance(run["progress"], (bool, np.bool_)):
+        raise ValueError(f"progress must be True or False, got {run['progress']!r}")
+    return {**RUN_OPTIONS, **run}, {k: v for k, v in params.items() if k not in RUN_OPTIONS}
 
 
 class SegmentationModel:
@@ -23,6 +111,8 @@ class SegmentationModel:
     """
 
     name: str = ""
+    #: The family's :class:`Backend` declaration (set by each subclass).
+    backend: Backend | None = None
 
     def __init__(self, name: str, device=None, checkpoint=None, smoke: bool = False):
         self.name = name
@@ -77,8 +167,16 @@ class SegmentationModel:
         raise NotImplementedError(f"{self.name} does not support prompted prediction")
 
     def generate(self, **params) -> Masks:
-        """Automatic ("everything") masks for the current scene; parameters depend on the backend."""
+        """Automatic ("everything") masks for the current scene.
+
+        Parameters depend on the backend (``model.backend.generate_defaults()`` lists them, with their
+        documentation in ``model.backend.param_docs()``); every backend also takes ``progress=``.
+        """
         raise NotImplementedError(f"{self.name} does not support automatic mask generation")
+
+    def num_parameters(self) -> int | None:
+        """Number of weights of the network(s), or ``None`` for a method without weights."""
+        return None
 
     # -- helpers for subclasses ---------------------------------------------------------------------
     def _result(self, masks: np.ndarray, scores: np.ndarray, **fields) -> Masks:
@@ -149,7 +247,7 @@ def pop_backend_options(
         if resolved[flag] and device_type != "cuda":
             raise ValueError(f"{flag}=True needs a CUDA device; this model is on {device_type}")
     if embedding_cache:
-        from .embedding_cache import resolve_cache
+        from ..embedding_cache import resolve_cache
 
         resolved["embedding_cache"] = resolve_cache(options.pop("embedding_cache", None))
     return resolved

@@ -14,12 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.data import make_synthetic_scene
-from helpers.embedding_cache import EmbeddingCache
-from helpers.masks import SMOKE_BANNER
-from helpers.models import UntrainedWeightsWarning, load_model, write_smoke_weights
-from helpers.prompts import to_map_points
-from helpers.sam2_backend import (
+from helpers.backends.sam2 import (
     SAM2_INSTALL_HINT,
     Sam2Model,
     build,
@@ -27,7 +22,13 @@ from helpers.sam2_backend import (
     describe_state_dict,
     read_sam2_state_dict,
 )
-from helpers.weights import SMOKE_KEY, get_spec, read_smoke_marker
+from helpers.data import make_synthetic_scene
+from helpers.embedding_cache import EmbeddingCache
+from helpers.masks import SMOKE_BANNER
+from helpers.models import UntrainedWeightsWarning, load_model, write_smoke_weights
+from helpers.prompts import to_map_points
+from helpers.registry import get_spec
+from helpers.smoke import SMOKE_KEY, read_smoke_marker
 
 NAME = "sam2.1_hiera_t"
 H, W = 96, 128

@@ -17,11 +17,12 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 from segment_anything import SamPredictor, sam_model_registry
 
+from helpers.backends.sam import SamModel
 from helpers.embedding_cache import EmbeddingCache, default_cache
 from helpers.models import load_model
-from helpers.sam import SamModel
+from helpers.registry import get_spec
 from helpers.scene import Scene
-from helpers.weights import get_spec, read_smoke_marker
+from helpers.smoke import read_smoke_marker
 
 H, W = 96, 128
 POINTS = np.array([[30, 40], [90, 60]])
@@ -96,7 +97,7 @@ def test_non_sam_files_are_refused(assert_weights_refused, content, message):
     ],
 )
 def test_gpu_only_and_unknown_options_are_refused(weights, options, message):
-    from helpers.sam import build
+    from helpers.backends.sam import build
 
     with pytest.raises(ValueError, match=message):
         build(get_spec("sam_vit_b"), weights, torch.device("cpu"), **options)

@@ -1,0 +1,78 @@
+"""Plain-text tables and CSV files for benchmark and evaluation results (no dependencies)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .atomic import atomic_output
+
+__all__ = ["format_table", "print_table", "write_csv"]
+
+
+def _columns(columns: Sequence) -> list[tuple[str, str]]:
+    """Columns as (key, header): a plain string is both."""
+    out = []
+    for column in columns:
+        if isinstance(column, str):
+            out.append((column, column))
+        else:
+            key, header = column
+            out.append((str(key), str(header)))
+    return out
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "n/a"
+        if value == 0 or abs(value) >= 100:
+            return f"{value:.0f}"
+        return f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}"
+    return str(value)
+
+
+def format_table(rows: Sequence[dict], columns: Sequence) -> str:
+    """A plain-text table: ``columns`` are keys of ``rows`` or ``(key, header)`` pairs.
+
+    Missing values and NaN print as ``n/a``; floats get 3 significant digits (or none above 100).
+    """
+    cols = _columns(columns)
+    cells = [[header for _, header in cols]]
+    cells += [[_cell(row.get(key)) for key, _ in cols] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cols))]
+    lines = []
+    for n, r in enumerate(cells):
+        left, *rest = r
+        line = left.ljust(widths[0]) + "  " + "  ".join(c.rjust(w) for c, w in zip(rest, widths[1:], strict=True))
+        lines.append(line.rstrip())
+        if n == 0:
+            lines.append("-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def print_table(rows: Sequence[dict], columns: Sequence, title: str | None = None, file=None) -> str:
+    """Print :func:`format_table` (with an optional title line) and return the text."""
+    text = format_table(rows, columns)
+    if title:
+        text = f"{title}\n{text}"
+    print(text, file=file or sys.stdout)
+    return text
+
+
+def write_csv(rows: Sequence[dict], path, columns: Sequence[str] | None = None) -> Path:
+    """Write ``rows`` (dicts) to a CSV file with ``columns`` (default: keys of the first row)."""
+    path = Path(path)
+    keys = list(columns) if columns is not None else (list(rows[0]) if rows else [])
+    with atomic_output(path) as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in keys})
+    return path
