@@ -205,17 +205,13 @@ def pixel_to_map(geometries, transform) -> np.ndarray:
     geometries = np.asarray(geometries, dtype=object)
     if transform is None:
         return geometries
-    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
-
-    def affine(xy: np.ndarray) -> np.ndarray:
-        return np.column_stack([a * xy[:, 0] + b * xy[:, 1] + c, d * xy[:, 0] + e * xy[:, 1] + f])
-
-    return shapely.transform(geometries, affine)
+    # affine.Affine multiplies coordinate arrays directly (vectorised)
+    return shapely.transform(geometries, lambda xy: np.column_stack(transform * (xy[:, 0], xy[:, 1])))
 
 
 # ---- GeoDataFrame and vector files --------------------------------------------------------------
 def _pixel_size(transform) -> float:
-    return float(np.sqrt(abs(transform.a * transform.e - transform.b * transform.d))) if transform else 1.0
+    return float(np.sqrt(abs(transform.determinant))) if transform else 1.0
 
 
 def masks_to_gdf(masks, simplify: float | None = None, to_crs=None, area_method: str = "auto",

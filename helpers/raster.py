@@ -38,7 +38,7 @@ from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
-from .errors import RasterPathError
+from .errors import RasterPathError, one_line
 from .scene import Scene, check_rgb_uint8
 
 DEFAULT_STRETCH = (2.0, 98.0)
@@ -177,7 +177,7 @@ def _open_dataset(path):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return rasterio.open(path)
     except RasterioError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = one_line(exc, with_type=False)
         raise ValueError(f"cannot read {path.name}: not a raster GDAL can open ({reason})") from None
 
 
@@ -208,7 +208,8 @@ def check_bands(paths, bands) -> list[int] | None:
 
 def _read_failure(path: Path, exc: RasterioIOError) -> ValueError:
     """GDAL's "Read failed. See previous exception" -> one line naming the file and GDAL's own reason."""
-    detail = str(exc.__cause__ or exc).strip().splitlines()[0] if str(exc.__cause__ or exc).strip() else ""
+    cause = exc.__cause__ or exc
+    detail = one_line(cause, with_type=False) if str(cause).strip() else ""
     detail = detail.split(": ", 1)[1] if detail.startswith(path.name) and ": " in detail else detail
     reason = f" ({detail})" if detail else ""
     return ValueError(f"cannot read {path.name}: not a readable raster, corrupt or truncated data{reason}")
