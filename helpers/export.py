@@ -28,7 +28,7 @@ import numpy as np
 
 from .atomic import atomic_output, atomic_output_handle
 from .crs import areas_m2
-from .maskops import boxes_from_masks, label_raster
+from .maskops import boxes_from_masks, label_raster, visible_pixels
 from .render import draw_banner, label_colours
 from .scene import check_rgb_uint8
 from .smoke import SMOKE_BANNER
@@ -58,7 +58,7 @@ VECTOR_DRIVERS = {
     ".geoparquet": "GeoParquet",
 }
 # Shapefile (dBASE) field names are limited to 10 characters.
-_SHAPEFILE_COLUMNS = {"stability_score": "stability", "prompt_type": "prompt"}
+_SHAPEFILE_COLUMNS = {"stability_score": "stability", "prompt_type": "prompt", "visible_px": "visible"}
 _SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
 
@@ -228,12 +228,15 @@ def masks_to_gdf(masks, simplify: float | None = None, to_crs=None, area_method:
 
     Returns:
         GeoDataFrame with columns ``id`` (``i + 1``, as in the label raster), ``score``,
-        ``stability_score`` (when known), ``area_px``, ``area_m2`` (NaN without CRS), ``model``,
-        ``prompt_type``, ``tile_id`` (-1 when not tiled), ``smoke`` and ``geometry``; ``gdf.attrs``
-        holds ``smoke`` and ``model`` too.
+        ``stability_score`` (when known), ``area_px``, ``visible_px`` (pixels the mask owns in the label
+        raster, where smaller overlapping masks are on top), ``hidden`` (``True`` when ``visible_px`` is
+        0: the id appears in the vectors but nowhere in the raster), ``area_m2`` (NaN without CRS),
+        ``model``, ``prompt_type``, ``tile_id`` (-1 when not tiled), ``smoke`` and ``geometry``;
+        ``gdf.attrs`` holds ``smoke`` and ``model`` too. Polygons are the whole masks, overlaps included.
     """
     pixel_geoms = vectorize_masks(masks.masks, connectivity=connectivity, boxes=masks.boxes)
     keep = np.array([g is not None for g in pixel_geoms], dtype=bool)
+    visible = visible_pixels(label_raster(masks.masks), len(masks))
     columns = {
         "id": np.arange(1, len(masks) + 1, dtype=np.int64)[keep],
         "score": np.asarray(masks.scores, dtype=np.float64)[keep],
@@ -241,6 +244,8 @@ def masks_to_gdf(masks, simplify: float | None = None, to_crs=None, area_method:
     if masks.stability_scores is not None:
         columns["stability_score"] = np.asarray(masks.stability_scores, dtype=np.float64)[keep]
     columns["area_px"] = masks.areas[keep]
+    columns["visible_px"] = visible[keep]
+    columns["hidden"] = visible[keep] == 0
     tile_ids = masks.tile_ids if masks.tile_ids is not None else np.full(len(masks), -1)
     return build_gdf(
         pixel_geoms[keep], columns, masks.crs, masks.transform, model=masks.model,
