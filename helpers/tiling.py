@@ -593,7 +593,7 @@ def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -
             roots, final = inst.roots_lut()
             lut = final[roots]
             # A backend that partitions the scene keeps a partition: its polygons come from the final raster.
-            partition_parts = {} if opts.vectors and _partitions(model) else None
+            partition_parts = {} if opts.vectors and mode == "everything" and _partitions(model) else None
             preview_labels, visible = _finalise_raster(work.temp_path, lut, src, out_path, opts.cog, step, (ph, pw),
                                                        model, prompt_type, partition_parts)
             timings["relabel"] = time.perf_counter() - start - timings["tiles"]
