@@ -165,7 +165,7 @@ def _resolve_bands(ds, bands, path) -> list[int]:
     return indexes
 
 
-def _open_dataset(path):
+def open_dataset(path):
     """rasterio.open with one-line errors: missing path, or a file GDAL cannot read."""
     path = Path(path)
     if not path.exists():
@@ -198,7 +198,7 @@ def check_bands(paths, bands) -> list[int] | None:
         return None
     for path in paths:
         try:
-            ds = _open_dataset(path)
+            ds = open_dataset(path)
         except ValueError:
             continue
         with ds:
@@ -251,7 +251,7 @@ class RasterSource:
         stats_max_size: int = STATS_MAX_SIZE,
     ):
         self.path = Path(path)
-        self._ds = _open_dataset(self.path)
+        self._ds = open_dataset(self.path)
         try:
             self._setup(bands, stretch, sar, nodata, sar_db_range, stretch_uint8, stats, stats_max_size)
         except Exception:
@@ -513,6 +513,7 @@ __all__: Sequence[str] = (
     "StretchStats",
     "as_scene",
     "check_bands",
+    "open_dataset",
     "open_raster",
     "parse_bands",
     "power_to_db",

@@ -35,12 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .export import LabelRasterWriter, build_gdf, vectorize_labels, vectorize_masks
+from .export import LabelRasterWriter
 from .maskops import boxes_from_masks
 from .prompts import to_pixel_boxes, to_pixel_points
 from .raster import as_scene, open_raster
 from .render import overlay_labels
 from .scene import Scene
+from .vectorize import build_gdf, vectorize_labels, vectorize_masks
 
 __all__ = ["DEFAULT_TILE_SIZE", "DEFAULT_OVERLAP", "Tile", "TilingOptions", "tile_grid", "TiledResult",
            "segment_tiled"]

@@ -11,8 +11,9 @@ from rasterio.transform import from_origin
 from shapely.geometry import shape
 
 from helpers.crs import areas_m2
-from helpers.export import masks_to_file, vectorize_masks, write_vector
+from helpers.export import masks_to_file, write_vector
 from helpers.masks import Masks
+from helpers.vectorize import vectorize_masks
 
 UTM = "EPSG:32618"
 UTM_TRANSFORM = from_origin(500000, 4000000, 0.5, 0.5)
