@@ -83,6 +83,15 @@ _EXPORTS = {
     "masks_to_png": "helpers.export",
     "write_vector": "helpers.export",
     "write_label_geotiff": "helpers.export",
+    # accuracy against reference data
+    "evaluate": "helpers.metrics",
+    "pixel_scores": "helpers.metrics",
+    "boundary_f": "helpers.metrics",
+    "match_objects": "helpers.metrics",
+    "reference_labels": "helpers.metrics",
+    "evaluations_table": "helpers.metrics",
+    "evaluations_frame": "helpers.metrics",
+    "Evaluation": "helpers.metrics",
     # interactive, tuning, benchmarks
     "PointPicker": "helpers.picker",
     "MapPicker": "helpers.picker",
