@@ -90,11 +90,26 @@ def _f_score(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def pixel_scores(pred, ref) -> dict:
+def _region(region, shape) -> np.ndarray | None:
+    if region is None:
+        return None
+    region = np.asarray(region)
+    if region.shape != tuple(shape):
+        raise UserInputError(f"region is {region.shape} but the grid is {tuple(shape)} (H, W)")
+    if region.dtype != bool:
+        raise UserInputError(f"region must be a bool (H, W) mask, got {region.dtype}")
+    if not region.any():
+        raise UserInputError("region is empty: no pixel would be scored")
+    return region
+
+
+def pixel_scores(pred, ref, region=None) -> dict:
     """Pixel-level agreement of a predicted foreground with a reference foreground.
 
     Args:
         pred, ref: (H, W) bool masks or integer label rasters (every non-zero label is foreground).
+        region: optional bool (H, W) mask of the pixels to score (where the reference is complete);
+            pixels outside it are ignored.
 
     Returns:
         ``{"iou", "dice", "precision", "recall", "tp", "fp", "fn"}``: IoU (Jaccard) = tp / (tp+fp+fn);
@@ -104,6 +119,9 @@ def pixel_scores(pred, ref) -> dict:
     """
     p, r = _foreground(pred, "prediction"), _foreground(ref, "reference")
     _same_shape(p, r)
+    inside = _region(region, p.shape)
+    if inside is not None:
+        p, r = p & inside, r & inside
     tp = int(np.count_nonzero(p & r))
     fp = int(np.count_nonzero(p)) - tp
     fn = int(np.count_nonzero(r)) - tp
@@ -180,7 +198,7 @@ def _within(boundary: np.ndarray, other: np.ndarray, radius: float) -> int:
     return int(np.count_nonzero(near.view(bool) & boundary))
 
 
-def boundary_f(pred, ref, tolerance_px=None, tolerance_m=None, transform=None, crs=None) -> dict:
+def boundary_f(pred, ref, tolerance_px=None, tolerance_m=None, transform=None, crs=None, region=None) -> dict:
     """DAVIS boundary F-measure of a prediction against a reference, with a tolerance in pixels or metres.
 
     Args:
@@ -193,6 +211,8 @@ def boundary_f(pred, ref, tolerance_px=None, tolerance_m=None, transform=None, c
         transform: ``affine.Affine`` of the grid (pixel corner -> map), for ``tolerance_m``.
         crs: CRS of the grid (anything :func:`helpers.crs.to_pyproj` takes), for ``tolerance_m``.
             With neither tolerance: DAVIS's default, ceil(0.008 x image diagonal) pixels.
+        region: optional bool (H, W) mask: only boundary pixels inside it are counted (they may still
+            be matched by boundary pixels just outside).
 
     Returns:
         ``{"precision", "recall", "f", "tolerance_px"}``: the share of predicted boundary pixels near a
@@ -205,9 +225,11 @@ def boundary_f(pred, ref, tolerance_px=None, tolerance_m=None, transform=None, c
     _same_shape(p, r)
     radius = tolerance_pixels(p.shape, tolerance_px, tolerance_m, transform, crs)
     pred_edge, ref_edge = boundary_map(p), boundary_map(r)
-    n_pred, n_ref = int(pred_edge.sum()), int(ref_edge.sum())
-    precision = _ratio(_within(pred_edge, ref_edge, radius), n_pred, 1.0)
-    recall = _ratio(_within(ref_edge, pred_edge, radius), n_ref, 1.0)
+    inside = _region(region, p.shape)
+    counted_pred, counted_ref = (pred_edge, ref_edge) if inside is None else (pred_edge & inside, ref_edge & inside)
+    n_pred, n_ref = int(counted_pred.sum()), int(counted_ref.sum())
+    precision = _ratio(_within(counted_pred, ref_edge, radius), n_pred, 1.0)
+    recall = _ratio(_within(counted_ref, pred_edge, radius), n_ref, 1.0)
     return {"precision": precision, "recall": recall, "f": _f_score(precision, recall), "tolerance_px": radius}
 
 
@@ -421,7 +443,23 @@ def _match(pred_ids, pred_areas, ref_ids, ref_areas, pair_pred, pair_ref, shared
     )
 
 
-def match_objects(pred_labels, ref_labels, iou_threshold: float = 0.5) -> ObjectMatch:
+def _mostly_inside(areas: np.ndarray, inside_counts: np.ndarray) -> np.ndarray:
+    """bool per object: at least half of its pixels lie inside the scored region."""
+    return inside_counts * 2 >= areas
+
+
+def _keep_pairs(pairs, pred_ids, ref_ids):
+    pair_pred, pair_ref, shared = pairs
+    keep = np.isin(pair_pred, pred_ids) & np.isin(pair_ref, ref_ids)
+    return pair_pred[keep], pair_ref[keep], shared[keep]
+
+
+def _label_inside_counts(labels: np.ndarray, ids: np.ndarray, region: np.ndarray) -> np.ndarray:
+    counts = np.bincount(labels[region].astype(np.int64), minlength=int(ids.max(initial=0)) + 1)
+    return counts[ids]
+
+
+def match_objects(pred_labels, ref_labels, iou_threshold: float = 0.5, region=None) -> ObjectMatch:
     """Match predicted objects to reference objects one-to-one and score the matches.
 
     Args:
@@ -430,27 +468,44 @@ def match_objects(pred_labels, ref_labels, iou_threshold: float = 0.5) -> Object
         iou_threshold: IoU a pair needs to count as a match, in (0, 1] (0.5 default: above 0.5 a match
             is unique by construction; below, ``linear_sum_assignment`` picks the pairs with the
             highest total IoU).
+        region: optional bool (H, W) mask of the area where the reference is complete: objects (on
+            either side) with less than half of their pixels inside it are ignored.
 
-    Only pairs that share pixels are ever compared (sparse), so 10,000 x 10,000 objects take about a
-    second. Returns an :class:`ObjectMatch` (scores, per-reference and per-prediction rows).
+    Only pairs that share pixels are ever compared (sparse), so 10,000 x 10,000 objects take well
+    under a second. Returns an :class:`ObjectMatch` (scores, per-reference and per-prediction rows).
     """
     pred = _check_labels(pred_labels, "prediction")
     ref = _check_labels(ref_labels, "reference")
     _same_shape(pred, ref)
     pred_ids, pred_areas = _areas(pred)
     ref_ids, ref_areas = _areas(ref)
-    return _match(pred_ids, pred_areas, ref_ids, ref_areas, *_label_overlaps(pred, ref), iou_threshold)
+    pairs = _label_overlaps(pred, ref)
+    inside = _region(region, pred.shape)
+    if inside is not None:
+        keep_pred = _mostly_inside(pred_areas, _label_inside_counts(pred, pred_ids, inside))
+        keep_ref = _mostly_inside(ref_areas, _label_inside_counts(ref, ref_ids, inside))
+        pred_ids, pred_areas = pred_ids[keep_pred], pred_areas[keep_pred]
+        ref_ids, ref_areas = ref_ids[keep_ref], ref_areas[keep_ref]
+        pairs = _keep_pairs(pairs, pred_ids, ref_ids)
+    return _match(pred_ids, pred_areas, ref_ids, ref_areas, *pairs, iou_threshold)
 
 
-def _match_masks(masks: np.ndarray, ref: np.ndarray, iou_threshold: float) -> ObjectMatch:
+def _match_masks(masks: np.ndarray, ref: np.ndarray, iou_threshold: float, region=None) -> ObjectMatch:
     """:func:`match_objects` for a (N, H, W) stack of masks that may overlap (mask i -> id i + 1)."""
     masks = np.asarray(masks, dtype=bool)
     if masks.shape[1:] != ref.shape:
         raise UserInputError(f"masks are {masks.shape[1:]} but reference is {ref.shape} (H, W): not the same grid")
     areas = masks.sum(axis=(1, 2)).astype(np.int64)
-    present = np.flatnonzero(areas > 0)
+    keep = areas > 0
     ref_ids, ref_areas = _areas(ref)
-    return _match(present + 1, areas[present], ref_ids, ref_areas, *_mask_overlaps(masks, ref), iou_threshold)
+    inside = _region(region, ref.shape)
+    if inside is not None:
+        keep &= _mostly_inside(areas, (masks & inside).sum(axis=(1, 2)))
+        keep_ref = _mostly_inside(ref_areas, _label_inside_counts(ref, ref_ids, inside))
+        ref_ids, ref_areas = ref_ids[keep_ref], ref_areas[keep_ref]
+    present = np.flatnonzero(keep)
+    pairs = _keep_pairs(_mask_overlaps(masks, ref), present + 1, ref_ids)
+    return _match(present + 1, areas[present], ref_ids, ref_areas, *pairs, iou_threshold)
 
 
 # ---- references on a scene grid -------------------------------------------------------------------
@@ -667,7 +722,8 @@ class Evaluation:
             ``object_recall``, ``object_f1``, ``mean_iou`` (of matches), ``tp``/``fp``/``fn`` (objects),
             ``iou_threshold``, ``pixel_iou``, ``pixel_dice``, ``pixel_precision``, ``pixel_recall``,
             ``boundary_precision``, ``boundary_recall``, ``boundary_f``, ``tolerance_px``,
-            ``tolerance_m`` (``None`` when given in pixels), ``time_s`` (``None`` when unknown).
+            ``tolerance_m`` (``None`` when given in pixels), ``time_s`` (``None`` when unknown),
+            ``region_share`` (share of the scene scored: 1.0 without a region).
         objects: DataFrame, one row per reference object (see :class:`ObjectMatch`), plus
             ``ref_area_m2`` / ``pred_area_m2`` on georeferenced grids (centre pixel area x pixels).
         predictions: DataFrame, one row per predicted object (unmatched rows are false positives).
@@ -751,7 +807,7 @@ def _prediction(pred, grid: Grid | None):
 
 def evaluate(pred, reference, like=None, iou_threshold: float = 0.5, tolerance_m: float | None = None,
              tolerance_px: float | None = None, method: str | None = None, time_s: float | None = None,
-             binary_reference: bool | None = None) -> Evaluation:
+             binary_reference: bool | None = None, region=None) -> Evaluation:
     """Score a prediction against reference data: object, pixel and boundary metrics in one go.
 
     Args:
@@ -769,14 +825,20 @@ def evaluate(pred, reference, like=None, iou_threshold: float = 0.5, tolerance_m
         time_s: seconds the method took for this scene (default: the sum of ``Masks.timings``).
         binary_reference: treat an integer reference raster as one binary mask (see
             :func:`reference_labels`).
+        region: the area where the reference is complete (a reference often covers only part of a
+            scene): a bool (H, W) mask, or polygons (vector file / GeoDataFrame in any CRS). Objects with
+            less than half of their pixels inside are ignored, and only pixels inside are scored.
 
     Returns:
         :class:`Evaluation` (``.summary``, ``.objects``, ``.predictions``; ``print(ev)`` shows a table).
     """
     labels, masks, grid, smoke, default_name, default_time = _prediction(pred, _grid_of(like) if like is not None else None)
     ref = reference_labels(reference, grid, binary=binary_reference)
+    inside = None
+    if region is not None:
+        inside = np.asarray(region) if isinstance(region, np.ndarray) else reference_labels(region, grid) > 0
     if masks is not None:
-        match = _match_masks(masks, ref, iou_threshold)
+        match = _match_masks(masks, ref, iou_threshold, region=inside)
         pred_labels = np.zeros(grid.shape, np.uint32)
         areas = masks.sum(axis=(1, 2))
         for i in np.argsort(-areas, kind="stable"):  # the label-raster rule: smaller masks on top
@@ -784,10 +846,10 @@ def evaluate(pred, reference, like=None, iou_threshold: float = 0.5, tolerance_m
     else:
         pred_labels = labels
         _same_shape(pred_labels, ref)
-        match = match_objects(pred_labels, ref, iou_threshold)
-    pixels = pixel_scores(pred_labels, ref)
+        match = match_objects(pred_labels, ref, iou_threshold, region=inside)
+    pixels = pixel_scores(pred_labels, ref, region=inside)
     boundary = boundary_f(pred_labels, ref, tolerance_px=tolerance_px, tolerance_m=tolerance_m,
-                          transform=grid.transform, crs=grid.crs)
+                          transform=grid.transform, crs=grid.crs, region=inside)
     objects, predictions = match.objects, match.predictions
     if grid.is_georeferenced:
         area = pixel_area_m2(grid.transform, grid.crs, grid.shape)
@@ -817,5 +879,6 @@ def evaluate(pred, reference, like=None, iou_threshold: float = 0.5, tolerance_m
         "tolerance_px": boundary["tolerance_px"],
         "tolerance_m": None if tolerance_m is None else float(tolerance_m),
         "time_s": time_s if time_s is not None else default_time,
+        "region_share": 1.0 if inside is None else float(inside.mean()),
     }
     return Evaluation(summary=summary, objects=objects, predictions=predictions)

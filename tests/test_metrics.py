@@ -264,6 +264,27 @@ def test_overlapping_masks_are_matched_as_separate_objects():
     assert ev.summary["mean_iou"] == 1.0 and ev.summary["pixel_precision"] == pytest.approx(88 / 124)
 
 
+def test_a_region_limits_scoring_to_where_the_reference_is_complete():
+    ref = np.zeros((20, 40), np.uint32)
+    ref[2:8, 2:8] = 1
+    pred = ref.copy()
+    pred[10:16, 25:35] = 7  # a real object the reference does not cover (outside its area)
+    pred[2:8, 18:24] = 8  # a false positive straddling the region edge, mostly outside
+    region = np.zeros((20, 40), bool)
+    region[:, :20] = True
+    everywhere = evaluate(pred, ref, tolerance_px=1)
+    assert (everywhere.summary["fp"], everywhere.summary["object_precision"]) == (2, pytest.approx(1 / 3))
+    inside = evaluate(pred, ref, tolerance_px=1, region=region)
+    assert (inside.summary["fp"], inside.summary["object_f1"]) == (0, 1.0)
+    # pixels inside the region still count: 12 of the straddling object's 36 pixels are inside
+    assert inside.summary["pixel_precision"] == pytest.approx(36 / (36 + 12))
+    assert inside.summary["region_share"] == 0.5
+    masks = Masks(np.stack([pred == 1, pred == 7, pred == 8]), np.ones(3))
+    assert masks.evaluate(ref, region=region).summary["object_f1"] == 1.0
+    with pytest.raises(UserInputError, match="region is empty"):
+        evaluate(pred, ref, region=np.zeros_like(region))
+
+
 # ---- references ----------------------------------------------------------------------------------
 def utm_polygons(grid):
     """Three footprints in UTM with corners on pixel edges (no pixel centre on an edge)."""
