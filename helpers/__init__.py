@@ -84,6 +84,15 @@ _EXPORTS = {
     "write_vector": "helpers.export",
     "write_label_geotiff": "helpers.export",
     "vectorize_raster": "helpers.vectorize",
+    # accuracy against reference data
+    "evaluate": "helpers.metrics",
+    "pixel_scores": "helpers.metrics",
+    "boundary_f": "helpers.metrics",
+    "match_objects": "helpers.metrics",
+    "reference_labels": "helpers.metrics",
+    "evaluations_table": "helpers.metrics",
+    "evaluations_frame": "helpers.metrics",
+    "Evaluation": "helpers.metrics",
     # interactive, tuning, benchmarks
     "PointPicker": "helpers.picker",
     "MapPicker": "helpers.picker",

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "helpers.cli.segment",  # segment
     "helpers.cli.bench",  # bench
     "helpers.cli.vectorize",  # vectorize
+    "helpers.cli.evaluate",  # evaluate
 )
 
 # Kept for callers of the first release: bad command-line input is a UserInputError.
