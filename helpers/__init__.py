@@ -94,6 +94,17 @@ _EXPORTS = {
     "reference_labels": "helpers.metrics",
     "evaluations_table": "helpers.metrics",
     "evaluations_frame": "helpers.metrics",
+    "scores_by_size": "helpers.metrics",
+    "smoke_note": "helpers.smoke",
+    # classical baselines and inputs for the case studies
+    "buildings_from_heights": "helpers.baselines",
+    "height_to_rgb": "helpers.baselines",
+    "HEIGHT_RENDERINGS": "helpers.baselines",
+    "plane_roughness": "helpers.baselines",
+    "ndwi": "helpers.baselines",
+    "water_pseudo_reference": "helpers.baselines",
+    "select_by_area": "helpers.baselines",
+    "select_by_mean": "helpers.baselines",
     "Evaluation": "helpers.metrics",
     # interactive, tuning, benchmarks
     "PointPicker": "helpers.picker",
