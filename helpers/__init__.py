@@ -102,6 +102,7 @@ _EXPORTS = {
     "HEIGHT_RENDERINGS": "helpers.baselines",
     "plane_roughness": "helpers.baselines",
     "ndwi": "helpers.baselines",
+    "interior_points": "helpers.baselines",
     "water_pseudo_reference": "helpers.baselines",
     "select_by_area": "helpers.baselines",
     "select_by_mean": "helpers.baselines",

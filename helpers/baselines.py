@@ -22,6 +22,7 @@ __all__ = [
     "HEIGHT_RENDERINGS",
     "buildings_from_heights",
     "height_to_rgb",
+    "interior_points",
     "ndwi",
     "plane_roughness",
     "select_by_area",
@@ -195,6 +196,37 @@ def water_pseudo_reference(green, nir, min_area_px: int = 4) -> tuple[np.ndarray
     if min_area_px > 1:
         water = remove_small_objects(water, max_size=int(min_area_px) - 1)
     return water, threshold
+
+
+def interior_points(labels) -> np.ndarray:
+    """One point per object, as far inside it as possible: float (N, 2) pixel (column, row), ids 1..N.
+
+    The pixel farthest from the object's edge (maximum of the Euclidean distance transform): what a
+    person clicking "in the middle of the pond" does, and always inside the object (a centroid of a
+    crescent-shaped pond is not). Objects are the labels present, in increasing id order.
+
+    Args:
+        labels: (H, W) integer label raster (0 = background) or a bool mask (one object).
+    """
+    from scipy import ndimage
+
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise UserInputError(f"labels must be (H, W), got shape {labels.shape}")
+    labels = labels.astype(np.int64)
+    ids = np.unique(labels[labels > 0])
+    if ids.size == 0:
+        return np.zeros((0, 2), np.float32)
+    # distance to the nearest pixel of another label (background included), object by object
+    padded = np.pad(labels, 1)
+    edges = np.zeros(padded.shape, bool)
+    for axis in (0, 1):
+        step = np.diff(padded, axis=axis) != 0
+        edges[tuple(slice(0, -1) if a == axis else slice(None) for a in (0, 1))] |= step
+        edges[tuple(slice(1, None) if a == axis else slice(None) for a in (0, 1))] |= step
+    depth = ndimage.distance_transform_edt(~edges)[1:-1, 1:-1] * (labels > 0)
+    rows_cols = np.array(ndimage.maximum_position(depth, labels, ids), dtype=np.float32).reshape(-1, 2)
+    return rows_cols[:, ::-1].copy()
 
 
 def _pixel_area(masks) -> float:

@@ -396,7 +396,7 @@ def test_evaluate_label_geotiff_and_csv(tmp_path):
     assert lines[0].startswith("ref_id,pred_id,iou") and len(lines) == 4
 
 
-def test_masks_module_does_not_import_metrics_at_module_level():
+def test_metrics_never_imports_masks():
     import ast
     from pathlib import Path
 
