@@ -24,7 +24,8 @@ on every measure (IoU, Dice, precision, recall, F), and empty vs non-empty score
 Inputs are numpy arrays (H, W) on one pixel grid: bool masks (foreground) or integer label rasters
 (0 = background, each other value one object). :func:`reference_labels` brings any reference (label
 raster, binary mask, vector file or GeoDataFrame in any CRS) onto a scene's grid; :func:`evaluate`
-does everything for a :class:`~helpers.masks.Masks`, a label raster or a mask.
+does everything for a :class:`~helpers.masks.Masks`, a label raster or a mask. A reference is often
+complete only in part of a scene: ``region=`` scores only there (objects mostly inside, pixels inside).
 """
 
 from __future__ import annotations
@@ -222,7 +223,8 @@ def boundary_f(pred, ref, tolerance_px=None, tolerance_m=None, transform=None, c
         recall 1 (both: F = 1).
     """
     p, r = np.asarray(pred), np.asarray(ref)
-    _foreground(p, "prediction"), _foreground(r, "reference")
+    for array, what in ((p, "prediction"), (r, "reference")):
+        _foreground(array, what)  # checks the shape
     _same_shape(p, r)
     radius = tolerance_pixels(p.shape, tolerance_px, tolerance_m, transform, crs)
     pred_edge, ref_edge = boundary_map(p), boundary_map(r)
