@@ -24,7 +24,8 @@ on every measure (IoU, Dice, precision, recall, F), and empty vs non-empty score
 Inputs are numpy arrays (H, W) on one pixel grid: bool masks (foreground) or integer label rasters
 (0 = background, each other value one object). :func:`reference_labels` brings any reference (label
 raster, binary mask, vector file or GeoDataFrame in any CRS) onto a scene's grid; :func:`evaluate`
-does everything for a :class:`~helpers.masks.Masks`, a label raster or a mask.
+does everything for a :class:`~helpers.masks.Masks`, a label raster or a mask. A reference is often
+complete only in part of a scene: ``region=`` scores only there (objects mostly inside, pixels inside).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ __all__ = [
     "evaluations_frame",
     "evaluations_table",
     "match_objects",
+    "scores_by_size",
     "pixel_scores",
     "reference_labels",
 ]
@@ -221,7 +223,8 @@ def boundary_f(pred, ref, tolerance_px=None, tolerance_m=None, transform=None, c
         recall 1 (both: F = 1).
     """
     p, r = np.asarray(pred), np.asarray(ref)
-    _foreground(p, "prediction"), _foreground(r, "reference")
+    for array, what in ((p, "prediction"), (r, "reference")):
+        _foreground(array, what)  # checks the shape
     _same_shape(p, r)
     radius = tolerance_pixels(p.shape, tolerance_px, tolerance_m, transform, crs)
     pred_edge, ref_edge = boundary_map(p), boundary_map(r)
@@ -784,6 +787,41 @@ def evaluations_table(evaluations, title: str | None = None) -> str:
     if any(ev.smoke for ev in evaluations):
         parts.append(f"(smoke) {SMOKE_BANNER}: these scores say nothing about the method")
     return "\n".join(p for p in parts if p)
+
+
+def scores_by_size(evaluation, bins, labels=None):
+    """Recall of the reference objects per size class: where a method misses small objects.
+
+    Args:
+        evaluation: an :class:`Evaluation` (or its ``objects`` DataFrame).
+        bins: increasing class edges in m² when the objects have ``ref_area_m2`` (georeferenced), else
+            in pixels, e.g. ``[0, 500, 5000, inf]``.
+        labels: class names (one fewer than ``bins``); default ``"a-b m²"``.
+
+    Returns:
+        DataFrame, one row per class: ``size_class``, ``n_ref``, ``matched``, ``recall``,
+        ``mean_best_iou`` (how close the best prediction came, matched or not).
+    """
+    import pandas as pd
+
+    objects = getattr(evaluation, "objects", evaluation)
+    column, unit = ("ref_area_m2", "m²") if "ref_area_m2" in objects else ("ref_area_px", "px")
+    bins = [float(b) for b in bins]
+    if len(bins) < 2 or any(b >= c for b, c in zip(bins, bins[1:], strict=False)):
+        raise UserInputError(f"bins must be at least two increasing edges, got {bins}")
+    if labels is None:
+        labels = [f"{a:g}-{b:g} {unit}" for a, b in zip(bins, bins[1:], strict=False)]
+    if len(labels) != len(bins) - 1:
+        raise UserInputError(f"{len(bins) - 1} size classes but {len(labels)} labels")
+    classes = pd.cut(objects[column], bins, labels=labels, right=False)
+    rows = []
+    for label in labels:
+        members = objects[classes == label]
+        matched = int((members["pred_id"] > 0).sum())
+        rows.append({"size_class": label, "n_ref": len(members), "matched": matched,
+                     "recall": matched / len(members) if len(members) else float("nan"),
+                     "mean_best_iou": float(members["best_iou"].mean()) if len(members) else float("nan")})
+    return pd.DataFrame(rows)
 
 
 def _prediction(pred, grid: Grid | None):

@@ -396,7 +396,7 @@ def test_evaluate_label_geotiff_and_csv(tmp_path):
     assert lines[0].startswith("ref_id,pred_id,iou") and len(lines) == 4
 
 
-def test_masks_module_does_not_import_metrics_at_module_level():
+def test_metrics_never_imports_masks():
     import ast
     from pathlib import Path
 
@@ -418,3 +418,11 @@ def test_the_evaluate_benchmark_runs_on_a_small_scene(capsys):
     assert module.main(["--objects", "100", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "reference objects on a 200x200 grid" in out and "evaluate (all of the above)" in out
+
+
+def test_smoke_note_names_untrained_results_only():
+    from helpers.smoke import smoke_note
+
+    real, smoke = Masks(np.zeros((1, 4, 4), bool), [1.0]), Masks(np.zeros((1, 4, 4), bool), [1.0], smoke=True)
+    assert smoke_note(real) == "" and smoke_note([real, real]) == ""
+    assert smoke_note(real, [smoke]) == f"⚠ {SMOKE_BANNER}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserInputError
-from ..metrics import VECTOR_SUFFIXES, evaluate
+from ..metrics import VECTOR_SUFFIXES, evaluate, reference_labels
 from ..tables import format_table
 
 _WORST_ROWS = 10
@@ -30,8 +30,18 @@ def register(subparsers) -> None:
     parser.add_argument("--iou", type=float, default=0.5, help="IoU an object match needs (default 0.5)")
     parser.add_argument("--binary-ref", action="store_true",
                         help="the reference raster is one mask (non-zero = object): its connected parts are objects")
+    parser.add_argument("--region", default=None,
+                        help="polygons (any CRS) or a mask raster of the area where REF is complete: objects "
+                        "mostly outside it and pixels outside it are not scored")
     parser.add_argument("--csv", type=Path, default=None, help="write one row per reference object to this CSV")
     parser.set_defaults(func=_cmd_evaluate)
+
+
+def _region(path, like):
+    """The --region file as a bool mask on the prediction's grid (any non-zero pixel / any polygon)."""
+    if path is None:
+        return None
+    return reference_labels(path, like, binary=True) > 0
 
 
 def _cmd_evaluate(args) -> int:
@@ -41,7 +51,8 @@ def _cmd_evaluate(args) -> int:
     if not pred.is_file():
         raise UserInputError(f"prediction {pred} does not exist")
     ev = evaluate(pred, args.ref, iou_threshold=args.iou, tolerance_m=args.tolerance_m,
-                  tolerance_px=args.tolerance_px, binary_reference=args.binary_ref or None)
+                  tolerance_px=args.tolerance_px, binary_reference=args.binary_ref or None,
+                  region=_region(args.region, pred))
     print(ev.table())
     failed = ev.objects[ev.objects["diagnosis"] != "matched"].sort_values("best_iou").head(_WORST_ROWS)
     if len(failed):

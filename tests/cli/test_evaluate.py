@@ -53,6 +53,16 @@ def test_evaluate_prints_a_table_and_writes_per_object_rows(files, capsys):
     assert len(lines) == 4 and lines[3].split(",")[-1] == "0.0"  # pred_area_m2 of the missed footprint
 
 
+def test_evaluate_region_limits_the_scored_objects(files, capsys):
+    pred, ref, tmp_path = files
+    grid = utm_grid()
+    region = utm_polygons(grid).iloc[:2].union_all().convex_hull  # around the two predicted footprints
+    gpd.GeoSeries([region], crs=grid.crs).to_crs("EPSG:3857").to_file(tmp_path / "region.gpkg")
+    assert main(["evaluate", str(pred), str(ref), "--region", str(tmp_path / "region.gpkg")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("fastsam_s"))
+    assert row.split()[2:5] == ["2", "2", "1.0"]  # the missed footprint lies outside the region
+
+
 def test_evaluate_refuses_bad_input_in_one_line(files, capsys):
     pred, ref, tmp_path = files
     assert main(["evaluate", str(ref), str(pred)]) == 2
