@@ -61,7 +61,7 @@ _EXPORTS = {
     # rasters and data
     "read_scene": "helpers.raster",
     "open_raster": "helpers.raster",
-    "preprocess": "helpers.preprocess",
+    "preprocess": "helpers.preprocessing",
     "sample_scene": "helpers.data",
     "sample_scene_path": "helpers.data",
     "list_sample_scenes": "helpers.data",
