@@ -1,7 +1,7 @@
 """Drive the app in a real browser: headless Chromium with Playwright (the browser test and the latency
 benchmark use this).
 
-    with serve_app(model="mobile_sam") as url, chromium() as browser:
+    with serve_app(model="mobile_sam") as (url, demo), chromium() as browser:
         page = browser.new_page()
         page.goto(url)
         choose(page, "scene", "synthetic: buildings")
@@ -44,7 +44,9 @@ def free_port() -> int:
 
 @contextmanager
 def serve_app(workdir=None, port: int | None = None, **build_options):
-    """Start the app on 127.0.0.1 in this process (a server thread); yields its URL, stops it after.
+    """Start the app on 127.0.0.1 in this process (a server thread); yields ``(url, demo)``, stops it after.
+
+    ``demo`` is the running ``gradio.Blocks``; ``demo.sam_rs_sessions`` holds the sessions.
 
     Args:
         workdir: folder for the sessions' files and Gradio's cache (default: a temporary one).
@@ -56,7 +58,7 @@ def serve_app(workdir=None, port: int | None = None, **build_options):
     port = port or free_port()
     demo = launch_app(host="127.0.0.1", port=port, inline=False, block=False, workdir=workdir, **build_options)
     try:
-        yield f"http://127.0.0.1:{port}/"
+        yield f"http://127.0.0.1:{port}/", demo
     finally:
         demo.close()
 

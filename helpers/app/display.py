@@ -2,46 +2,55 @@
 
 The picture is rendered in Python (as the notebook point picker does) at a *display* size: large
 scenes are reduced to at most ``max_side`` pixels a side, small ones enlarged by a whole factor so they
-can be clicked. :class:`DisplayGeometry` maps between display pixels (what the browser reports) and
-scene pixels (what the models take).
+can be clicked. A caption strip above the scene names the model (and says when its weights are
+untrained). :class:`DisplayGeometry` maps between picture pixels (what the browser reports) and scene
+pixels (what the models take).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UserInputError
 from ..maskops import label_raster
 from ..masks import Masks
-from ..render import draw_banner, overlay_labels
+from ..render import overlay_labels
 from ..scene import Scene
 from ..smoke import SMOKE_BANNER
 
-__all__ = ["DisplayGeometry", "render_view", "row_pixel_areas_m2", "mask_rows", "TABLE_COLUMNS"]
+__all__ = ["DisplayGeometry", "render_view", "row_pixel_areas_m2", "mask_rows", "TABLE_COLUMNS", "CAPTION_PX"]
 
 _MASK_COLOUR = np.array([30, 144, 255], np.float32)  # one prompted mask: the picker's blue
 _FOREGROUND = (40, 220, 70)
 _BACKGROUND = (235, 50, 50)
 _BOX = (250, 220, 30)
+_CAPTION_BACKGROUND = (20, 20, 20)
+_CAPTION_TEXT = (255, 255, 255)
+_CAPTION_WARNING = (255, 200, 0)
+#: Height in pixels of the caption strip above the scene in every picture.
+CAPTION_PX = 24
 #: Columns of the mask table: model, instance id (as in the exported files), score, area.
 TABLE_COLUMNS = ["model", "id", "score", "area_px", "area_m2"]
 
 
 class DisplayGeometry:
-    """Scene pixels <-> display pixels for one scene.
+    """Scene pixels <-> picture pixels for one scene.
 
     Args:
         height, width: scene size in pixels.
         max_side: longest display side for large scenes (they are reduced to it).
         min_side: small scenes are enlarged by the largest whole factor keeping the longest side at most
             this (a 96x128 scene becomes 384x512 with the default 512).
+        caption: height in pixels of the caption strip above the scene in the picture.
 
     Attributes:
         scale_x, scale_y: display pixels per scene pixel along columns and rows.
-        shape: (rows, columns) of the display picture.
+        shape: (rows, columns) of the scene part of the picture; the picture is ``caption`` rows taller.
     """
 
-    def __init__(self, height: int, width: int, max_side: int = 768, min_side: int = 512):
+    def __init__(self, height: int, width: int, max_side: int = 768, min_side: int = 512, caption: int = CAPTION_PX):
         self.height, self.width = int(height), int(width)
+        self.caption = int(caption)
         longest = max(self.height, self.width)
         if longest > max_side:
             scale = max_side / longest
@@ -55,13 +64,22 @@ class DisplayGeometry:
         self.cols = np.minimum(((np.arange(display_w) + 0.5) / self.scale_x).astype(np.int64), self.width - 1)
 
     def to_scene(self, x: float, y: float) -> tuple[int, int]:
-        """Display position (x, y) in display pixels from the picture's top-left -> scene (column, row)."""
+        """Picture position (x, y) in picture pixels from its top-left (what the browser reports) -> scene
+        (column, row).
+
+        Raises:
+            UserInputError: the position is on the caption strip, not on the scene.
+        """
+        y = float(y) - self.caption
+        if y < 0:
+            raise UserInputError("that click was on the caption strip: click on the scene below it")
         col = int(np.clip(np.floor(float(x) / self.scale_x), 0, self.width - 1))
-        row = int(np.clip(np.floor(float(y) / self.scale_y), 0, self.height - 1))
+        row = int(np.clip(np.floor(y / self.scale_y), 0, self.height - 1))
         return col, row
 
     def to_display(self, col: float, row: float) -> tuple[float, float]:
-        """Scene pixel-centre (column, row) -> display position (x, y) of that centre."""
+        """Scene pixel-centre (column, row) -> position (x, y) of that centre in the scene part of the
+        picture (add :attr:`caption` to ``y`` for the whole picture)."""
         return (float(col) + 0.5) * self.scale_x, (float(row) + 0.5) * self.scale_y
 
     def sample(self, array: np.ndarray) -> np.ndarray:
@@ -84,8 +102,8 @@ class DisplayGeometry:
 
 def render_view(base: np.ndarray, geometry: DisplayGeometry, masks: Masks | None = None, *,
                 everything: bool = False, points=(), labels=(), box=None, corner=None,
-                smoke: bool = False, alpha: float = 0.5) -> np.ndarray:
-    """The display picture: ``base`` with masks, prompts and (for smoke weights) the banner.
+                title: str = "", smoke: bool = False, alpha: float = 0.5) -> np.ndarray:
+    """The picture: a caption strip, then ``base`` with masks and prompts.
 
     Args:
         base: HxWx3 uint8 scene at display size (:meth:`DisplayGeometry.base_image`).
@@ -96,8 +114,12 @@ def render_view(base: np.ndarray, geometry: DisplayGeometry, masks: Masks | None
         points: pixel-centre (column, row) prompt points; ``labels``: 1 foreground (green), 0 background (red).
         box: XYXY pixel-edge box prompt (x1/y1 exclusive), drawn in yellow.
         corner: (column, row) of the first corner of a box being drawn (a yellow cross).
-        smoke: print the "untrained weights" banner on top.
+        title: the caption (the model's name).
+        smoke: add the "untrained weights" banner to the caption.
         alpha: mask opacity.
+
+    Returns:
+        uint8 (caption + H, W, 3).
     """
     from PIL import Image, ImageDraw
 
@@ -130,10 +152,24 @@ def render_view(base: np.ndarray, geometry: DisplayGeometry, masks: Masks | None
         x, y = geometry.to_display(*corner)
         draw.line((x - radius, y, x + radius, y), fill=_BOX, width=2)
         draw.line((x, y - radius, x, y + radius), fill=_BOX, width=2)
-    out = np.asarray(picture)
-    if smoke:
-        out = draw_banner(out, SMOKE_BANNER.replace("\u2014", "-"))  # PIL's default font has no em dash
-    return out
+    return np.concatenate([_caption(geometry, title, smoke), np.asarray(picture)], axis=0)
+
+
+def _caption(geometry: DisplayGeometry, title: str, smoke: bool) -> np.ndarray:
+    """The strip above the scene: the title in white, then the smoke banner in amber."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    strip = Image.new("RGB", (geometry.shape[1], geometry.caption), _CAPTION_BACKGROUND)
+    if geometry.caption:
+        draw = ImageDraw.Draw(strip)
+        font = ImageFont.load_default(size=max(8, geometry.caption - 9))
+        top = (geometry.caption - font.size) // 2 - 1
+        draw.text((6, top), title, fill=_CAPTION_TEXT, font=font)
+        if smoke:
+            left = 6 + (draw.textlength(title + "  ", font=font) if title else 0)
+            # the bundled font has no em dash (nor a warning sign)
+            draw.text((left, top), SMOKE_BANNER.replace("\u2014", "-"), fill=_CAPTION_WARNING, font=font)
+    return np.asarray(strip)
 
 
 def row_pixel_areas_m2(scene: Scene) -> np.ndarray | None:

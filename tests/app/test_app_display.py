@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from helpers.app.display import DisplayGeometry, mask_rows, render_view, row_pixel_areas_m2
+from helpers.app.display import CAPTION_PX, DisplayGeometry, mask_rows, render_view, row_pixel_areas_m2
 from helpers.data import make_synthetic_scene
+from helpers.errors import UserInputError
 from helpers.export import masks_to_gdf
 from helpers.masks import Masks
 from helpers.smoke import SMOKE_BANNER
@@ -22,16 +23,19 @@ def test_every_scene_pixel_centre_maps_back_to_its_pixel(shape):
     rows, cols = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
     for col, row in zip(cols.ravel()[::97], rows.ravel()[::97]):
         x, y = geometry.to_display(col, row)
+        y += CAPTION_PX  # the browser reports positions in the whole picture, caption included
         if geometry.scale_x >= 1:  # enlarged: every pixel has display pixels of its own
             assert geometry.to_scene(x, y) == (col, row)
         else:  # reduced: within one display pixel
             back = geometry.to_scene(x, y)
             assert abs(back[0] - col) <= 1 / geometry.scale_x and abs(back[1] - row) <= 1 / geometry.scale_y
     assert geometry.to_scene(-5, 10**6) == (0, shape[0] - 1)  # clicks on the frame edge stay inside
+    with pytest.raises(UserInputError, match="click on the scene below it"):
+        geometry.to_scene(10, CAPTION_PX - 1)
 
 
 def test_sample_takes_the_scene_pixel_under_each_display_pixel():
-    geometry = DisplayGeometry(3, 4, min_side=12)  # 3x enlargement
+    geometry = DisplayGeometry(3, 4, min_side=12, caption=0)  # 3x enlargement
     array = np.arange(12).reshape(3, 4)
     sampled = geometry.sample(array)
     assert sampled.shape == (9, 12)
@@ -49,32 +53,37 @@ def test_one_prompted_mask_is_blue_with_an_outline_and_only_there():
     scene, masks = _scene_and_masks()
     geometry = DisplayGeometry(*scene.shape, min_side=128)
     base = geometry.base_image(scene)
-    picture = render_view(base, geometry, masks.select([0]))
+    picture = render_view(base, geometry, masks.select([0]))[CAPTION_PX:]
     changed = (picture != base).any(axis=2)
     np.testing.assert_array_equal(changed, geometry.sample(masks.masks[0]))
     inside = changed & (picture != 255).any(axis=2)
     assert (picture[inside][:, 2] >= base[inside][:, 2]).all()  # tinted towards blue
 
 
-def test_everything_results_use_the_label_colours_and_the_smoke_banner_is_drawn():
+def test_everything_results_use_the_label_colours_and_the_caption_says_smoke():
     scene, masks = _scene_and_masks()
     geometry = DisplayGeometry(*scene.shape, min_side=128)
     base = geometry.base_image(scene)
-    picture = render_view(base, geometry, masks, everything=True, smoke=True)
-    covered = geometry.sample(masks.union())
-    below_banner = slice(30, None)
-    assert (picture[below_banner][~covered[below_banner]] == base[below_banner][~covered[below_banner]]).all()
-    assert (picture[below_banner][covered[below_banner]] != base[below_banner][covered[below_banner]]).any(axis=1).all()
-    strip = picture[: max(12, min(24, picture.shape[0] // 12))]
-    assert (strip == 20).all(axis=2).mean() > 0.5  # the dark strip of the banner, with its text
-    assert SMOKE_BANNER  # the same text the status line shows
+    picture = render_view(base, geometry, masks, everything=True, title="sam_vit_b", smoke=True)
+    assert picture.shape == (CAPTION_PX + 96, 128, 3)
+    shown, covered = picture[CAPTION_PX:], geometry.sample(masks.union())
+    assert (shown[~covered] == base[~covered]).all()
+    assert (shown[covered] != base[covered]).any(axis=1).all()
+    strip = picture[:CAPTION_PX]
+    assert (strip == 20).all(axis=2).mean() > 0.5  # a dark strip with text
+    white = (strip == 255).all(axis=2).any(axis=0)  # the title
+    amber = (strip[..., 0] > 200) & (strip[..., 2] < 100)  # the untrained-weights banner
+    assert white[:40].any() and amber.any(axis=0)[60:].any() and not amber.any(axis=0)[:6].any()
+    plain = render_view(base, geometry, masks, everything=True, title="sam_vit_b", smoke=False)[:CAPTION_PX]
+    assert not ((plain[..., 0] > 200) & (plain[..., 2] < 100)).any()
+    assert SMOKE_BANNER  # the caption's text, with an ASCII dash
 
 
 def test_prompts_are_drawn_where_they_are():
     scene, _ = _scene_and_masks()
     geometry = DisplayGeometry(*scene.shape, min_side=128)
     base = np.zeros((*geometry.shape, 3), np.uint8)
-    picture = render_view(base, geometry, points=[(10, 20), (40, 5)], labels=[1, 0], box=(2, 3, 30, 40))
+    picture = render_view(base, geometry, points=[(10, 20), (40, 5)], labels=[1, 0], box=(2, 3, 30, 40))[CAPTION_PX:]
     x, y = (int(v) for v in geometry.to_display(10, 20))
     assert tuple(picture[y, x]) == (40, 220, 70)
     x, y = (int(v) for v in geometry.to_display(40, 5))

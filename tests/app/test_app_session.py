@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from pyproj import Transformer
 
+from helpers.app.display import CAPTION_PX
 from helpers.app.pool import ModelPool
 from helpers.app.session import AppSession, PromptState, SessionStore, error_message, mask_iou
 from helpers.errors import UserInputError
@@ -50,7 +51,7 @@ def assert_same_masks(result: Masks, expected: Masks) -> None:
 
 
 def test_a_click_gives_the_models_mask_for_that_pixel(session, app_pool):
-    session.click(101.4, 61.2)  # display pixels: the scene is drawn 2x larger
+    session.click(101.4, 61.2 + CAPTION_PX)  # picture pixels: the scene is drawn 2x larger, below a caption
     assert session.prompts.points == ((50, 30),) and session.prompts.labels == (1,)
     result = session.results["mobile_sam"].masks
     assert len(result) == 1 and result.smoke
@@ -95,7 +96,8 @@ def test_two_corner_clicks_draw_a_box(session, app_pool):
     assert session.prompts.box == (10, 20, 61, 46) and session.prompts.corner is None
     expected = predicted(app_pool, session, "mobile_sam", boxes=[(10, 20, 61, 46)], multimask=False)
     assert_same_masks(session.results["mobile_sam"].masks, expected)
-    assert (session.view("mobile_sam")[40, 20:122] == (250, 220, 30)).all()  # the box's top edge (2x display)
+    picture = session.view("mobile_sam")[CAPTION_PX:]
+    assert (picture[40, 20:122] == (250, 220, 30)).all()  # the box's top edge (2x display)
 
 
 def test_background_points_undo_and_clear(session, app_pool):
@@ -134,7 +136,7 @@ def test_two_models_side_by_side_get_the_same_prompts(session, app_pool):
     assert "| mobile_sam |" in status and "| fastsam_s |" in status and "IoU between the two models' masks" in status
     for name in ("mobile_sam", "fastsam_s"):
         assert session.results[name].times["prompt"] > 0
-        assert session.view(name).shape == (512, 512, 3)
+        assert session.view(name).shape == (CAPTION_PX + 512, 512, 3)
         assert session.results[name].times["render"] > 0
 
 
