@@ -14,13 +14,14 @@ a band choice for multiband files, and the package's scene-global stretch (:func
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserInputError
+from ..errors import UserInputError, one_line
 from ..scene import Scene
 
 __all__ = [
@@ -185,12 +186,17 @@ def describe_raster(path) -> dict:
     Raises:
         UserInputError: not a raster GDAL can open (one line).
     """
-    from ..raster import _open_dataset
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
+    path = Path(path)
     try:
-        dataset = _open_dataset(Path(path))
-    except ValueError as error:
-        raise UserInputError(str(error)) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # plain PNG / JPEG
+            dataset = rasterio.open(path)
+    except RasterioError as error:
+        reason = one_line(error, with_type=False)
+        raise UserInputError(f"cannot read {path.name}: not a raster GDAL can open ({reason})") from None
     with dataset:
         georeferenced = dataset.crs is not None and not dataset.transform.is_identity
         return {
