@@ -369,9 +369,12 @@ def launch_app(host: str = "127.0.0.1", port: int | None = 7860, share: bool = F
     os.environ["GRADIO_TEMP_DIR"] = str(Path(root) / "gradio")  # Gradio's copies of uploads and outputs
     demo = build_app(workdir=root, **build_options)
     max_mb = build_options.get("max_upload_mb", MAX_UPLOAD_MB)
+    # Gradio serves copies of the pictures and downloads from its cache; it may copy them from the system's
+    # temporary folder without more, but the sessions' own folders are not served (other sessions' files).
+    in_temp = Path(tempfile.gettempdir()).resolve() in Path(root).resolve().parents
     demo.launch(
         server_name=host, server_port=port, share=share, inline=inline, height=height,
-        prevent_thread_lock=not block, inbrowser=False, max_file_size=f"{max_mb:g}mb", allowed_paths=[str(root)],
-        footer_links=["gradio", "settings"],
+        prevent_thread_lock=not block, inbrowser=False, max_file_size=f"{max_mb:g}mb",
+        allowed_paths=[] if in_temp else [str(root)], footer_links=["gradio", "settings"],
     )
     return demo

@@ -28,12 +28,12 @@ SCENE = "synthetic: buildings"  # 256x256 px, EPSG:32618, drawn 2x larger
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, app_pool):
+def app(tmp_path_factory, app_pool, catalog):
     if not chromium_path().is_file():
         pytest.skip(f"{chromium_path()} not found: install Debian's chromium (apt-get install chromium) to run the browser test")
     pytest.importorskip("playwright.sync_api", reason="python playwright is not installed")
     workdir = tmp_path_factory.mktemp("app")
-    with serve_app(workdir=workdir, pool=app_pool, model="mobile_sam") as (url, demo):
+    with serve_app(workdir=workdir, pool=app_pool, catalog=catalog, model="mobile_sam") as (url, demo):
         yield url, demo, workdir
 
 
@@ -180,6 +180,8 @@ def test_the_whole_workflow_in_a_real_browser(app, catalog, tmp_path):
             [session] = demo.sam_rs_sessions._sessions.values()
             folder = session[0].workdir
             assert folder.parent == workdir and (folder / "uploads" / "corrupt.tif").is_file()
+            # the page gets copies from Gradio's cache; the sessions' own folders are not served
+            assert page.request.get(f"{url}gradio_api/file={folder / 'uploads' / 'corrupt.tif'}").status in (403, 404)
         except Exception:
             shot("failure")
             print(f"browser screenshots: {shots}")
@@ -203,9 +205,9 @@ def test_the_latency_benchmark_runs(capsys):
     spec = importlib.util.spec_from_file_location("benchmark_app_latency", script)
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
-    assert benchmark.main(["--models", "conventional", "--clicks", "2"]) == 0
+    assert benchmark.main(["--models", "conventional", "--clicks", "1"]) == 0
     out = capsys.readouterr().out
     [row] = [line.split() for line in out.splitlines() if line.startswith("conventional ")]
     median, p90, fastest = (float(v) for v in row[2:5])
-    assert row[1] == "2" and 0 < fastest <= median <= p90 < 60  # seconds, measured in the page
+    assert row[1] == "1" and 0 < fastest <= median <= p90 < 60  # seconds, measured in the page
     assert "click->overlay median s" in out and "load average" in out

@@ -43,6 +43,7 @@ def test_a_provider_of_more_scenes_plugs_in():
     assert catalog.choices() == ["case study: naip_ponds", "case study: lidar"]
     scene = catalog.load("case study: lidar")
     assert loaded == ["lidar"] and scene.image[0, 0, 0] == 5 and scene.name == "lidar"
+    assert catalog.load("case study: lidar") is scene and loaded == ["lidar"]  # kept, not loaded again
     assert catalog.describe("case study: naip_ponds") == "about naip_ponds"
     with pytest.raises(ValueError, match="already in the catalog"):
         catalog.add(SceneProvider("case study", list, load))

@@ -18,6 +18,7 @@ from pyproj import Transformer
 
 from helpers.app.display import CAPTION_PX
 from helpers.app.pool import ModelPool
+from helpers.app.scenes import default_catalog
 from helpers.app.session import AppSession, PromptState, SessionStore, error_message, mask_iou
 from helpers.errors import UserInputError
 from helpers.maskops import label_raster
@@ -78,13 +79,18 @@ def test_a_scene_is_encoded_once_per_scene_and_model(session, app_pool, catalog,
     for i in range(3):
         session.click_pixel(20 + 10 * i, 40)
         assert model.embedding.source in ("memory", "disk", "computed")
-    again = AppSession(app_pool, catalog, tmp_path / "again")
+    same = AppSession(app_pool, catalog, tmp_path / "same")  # another browser session, same scene
+    same.set_models("mobile_sam")
+    assert same.open_scene(SCENE) is session.scene  # the catalog keeps the scenes it loaded
+    assert same.prepare()["mobile_sam"].source == "kept"
+    again = AppSession(app_pool, default_catalog(), tmp_path / "again")
     again.set_models("mobile_sam")
     again.open_scene(SCENE)  # a new Scene object with the same pixels
     encodings = again.prepare()
     assert encodings["mobile_sam"].source == "memory"
     assert model.cache.stats["computed"] == computed  # nothing was encoded again
     again.close()
+    same.close()
 
 
 def test_two_corner_clicks_draw_a_box(session, app_pool):
