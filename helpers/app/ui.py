@@ -151,7 +151,7 @@ def build_app(catalog: SceneCatalog | None = None, pool: ModelPool | None = None
                     undo = gr.Button("Undo", elem_id="undo", size="sm")
                     clear = gr.Button("Clear", elem_id="clear", size="sm")
                 text = gr.Textbox(label="Text prompt (FastSAM with CLIP)", placeholder="e.g. a pond; Enter to run",
-                                  elem_id="text", visible=False)
+                                  elem_id="text", visible=text_ok and "text" in backend_for(model).prompts)
                 with gr.Accordion("Everything mode", open=False, elem_id="everything-panel"):
                     panels, panel_controls, panel_inputs = {}, {}, []
                     for family, backend in families.items():
@@ -366,7 +366,8 @@ def launch_app(host: str = "127.0.0.1", port: int | None = 7860, share: bool = F
         **build_options: :func:`build_app` options (``catalog``, ``model``, ``device``, upload limits...).
     """
     root = build_options.pop("workdir", None) or _app_root()
-    os.environ["GRADIO_TEMP_DIR"] = str(Path(root) / "gradio")  # Gradio's copies of uploads and outputs
+    # Gradio's copies of uploads and pictures go under the app's folder too (set for this process)
+    os.environ["GRADIO_TEMP_DIR"] = str(Path(root) / "gradio")
     demo = build_app(workdir=root, **build_options)
     max_mb = build_options.get("max_upload_mb", MAX_UPLOAD_MB)
     # Gradio serves copies of the pictures and downloads from its cache; it may copy them from the system's
