@@ -44,3 +44,14 @@ def test_only_moved_controls_become_parameters():
     params = _changed_params(controls, moved)
     assert isinstance(params["crop_n_layers"], int)
     backend_for("sam_vit_b").check_generate_params(params)  # what the app passes, the backend accepts
+
+
+def test_an_upload_is_described_with_its_bands(tmp_path):
+    from helpers.app.scenes import read_upload
+    from helpers.app.ui import _upload_info
+    from helpers.data import write_synthetic_geotiff
+
+    path = write_synthetic_geotiff(tmp_path / "fields.tif", "fields", size=(32, 40), variant="multiband16")
+    text = _upload_info(read_upload(path, bands="4,3,2"))
+    assert text.startswith("fields: uint16 bands 1: blue, 2: green, 3: red, 4: nir")
+    assert text.endswith("showing band(s) 4, 3, 2 as RGB")
