@@ -65,6 +65,8 @@ def main(argv=None) -> int:
     parser.add_argument("--clicks", type=int, default=10, help="timed clicks per model (after one warm-up)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--real", action="store_true", help="official weights (downloaded once) instead of smoke weights")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's own choice; 1 can be faster on a CPU shared with other jobs)")
     args = parser.parse_args(argv)
     if not args.real:
         os.environ["SAMRS_SMOKE"] = "1"
@@ -73,8 +75,12 @@ def main(argv=None) -> int:
 
     if not 1 <= args.clicks <= len(POSITIONS):
         parser.error(f"--clicks must be 1..{len(POSITIONS)}")
+    import torch
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"{hardware_line()} · load average {load:.1f} at start")
+    print(f"{hardware_line()} · torch threads {torch.get_num_threads()} · load average {load:.1f} at start")
     rows = []
     for name in args.models:
         result = measure_model(name, args.scene, args.clicks, args.device)
