@@ -119,6 +119,8 @@ _EXPORTS = {
     "run_latency_benchmark": "helpers.bench",
     "measure": "helpers.bench",
     "run_command": "helpers.cli",
+    # the web app
+    "launch_app": "helpers.app",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
