@@ -164,5 +164,7 @@ def read_on_grid(path, reference, bands=None, resampling: str = "bilinear") -> t
         with rasterio.open(source) as ds:
             indexes = list(range(1, ds.count + 1)) if bands is None else [int(b) for b in bands]
             data = ds.read(indexes).astype(np.float32)
-            valid = (ds.read_masks(indexes) > 0).all(axis=0) & np.isfinite(data).all(axis=0)
+            with warnings.catch_warnings():  # 4-band files: nodata, not a guessed alpha band, masks pixels
+                warnings.simplefilter("ignore", rasterio.errors.NodataShadowWarning)
+                valid = (ds.read_masks(indexes) > 0).all(axis=0) & np.isfinite(data).all(axis=0)
     return data, valid

@@ -340,7 +340,7 @@ def _run(pair: ChangePair, options: ChangeOptions, model, outputs: dict):
         codes[1:] = np.where(seg.keep, seg.directions if options.signed else INCREASE, NO_CHANGE)
         if "tif" in outputs:
             write_change_raster(labels_path, lr_path, codes, outputs["tif"], tags)
-        polygons = label_polygons(labels_path, seg.count, options.connectivity)
+        polygons = label_polygons(labels_path, seg.count)
         gdf = change_gdf(polygons, seg.stats, seg.keep, seg.directions, lr.crs, lr.transform, options.method,
                          threshold, model=seg.model, smoke=seg.smoke, extra=seg.extra)
         for fmt in VECTOR_FORMATS:

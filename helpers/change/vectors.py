@@ -74,12 +74,13 @@ def zonal_stats(labels_path, log_ratio_path, count: int, threshold: float) -> di
     return {"pixels": pixels[1:], "mean_db": mean[1:], "max_abs_db": peak[1:], "change_fraction": fraction[1:]}
 
 
-def label_polygons(labels_path, count: int, connectivity: int = 8) -> np.ndarray:
+def label_polygons(labels_path, count: int) -> np.ndarray:
     """Pixel-coordinate polygons of objects 1..``count`` of a label raster (object array, ``None`` if absent).
 
     Read window by window; an object cut by window edges is the union of its pieces (exact: pixel corners
-    are integers). ``connectivity`` 8 keeps diagonal-only contacts in one (multi)polygon per object anyway,
-    since parts are grouped by id; it only decides how parts are split.
+    are integers). Pixels are joined by edges (4-connectivity): a polygon traced through diagonal-only
+    contacts would touch itself at a vertex, which is invalid and very slow to repair; an object whose
+    pixels touch only diagonally becomes a MultiPolygon whose parts meet at corners.
     """
     import shapely
 
@@ -89,8 +90,7 @@ def label_polygons(labels_path, count: int, connectivity: int = 8) -> np.ndarray
     with _open(labels_path) as ds:
         for window in _windows(ds.width, ds.height):
             block = ds.read(1, window=window)
-            geoms = vectorize_labels(block, n=count, offset=(window.col_off, window.row_off),
-                                     connectivity=4 if connectivity == 4 else 8)
+            geoms = vectorize_labels(block, n=count, offset=(window.col_off, window.row_off), connectivity=4)
             for index in np.flatnonzero([g is not None for g in geoms]):
                 parts.setdefault(int(index), []).append(geoms[index])
     out = np.full(int(count), None, dtype=object)
