@@ -83,6 +83,7 @@ _EXPORTS = {
     "masks_to_png": "helpers.export",
     "write_vector": "helpers.export",
     "write_label_geotiff": "helpers.export",
+    "vectorize_raster": "helpers.vectorize",
     # interactive, tuning, benchmarks
     "PointPicker": "helpers.picker",
     "MapPicker": "helpers.picker",

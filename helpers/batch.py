@@ -269,19 +269,20 @@ def _prompts_digest(gdf) -> str | None:
 def _prompts_for_scene(gdf, mode: str, source) -> dict | None:
     """Prompts reprojected into the scene, keeping those inside it; ``None`` when none falls inside.
 
-    Points mode: ``"points"`` holds the foreground points, ``"rows"`` their row numbers in ``gdf``;
-    background points (``label`` 0), in scene pixel (column, row) coordinates, are under ``"background"``.
+    Points mode: ``"points"`` holds the points inside the scene (map coordinates in ``"crs"``),
+    ``"labels"`` their 1 (foreground) / 0 (background) labels and ``"rows"`` their row numbers in ``gdf``;
+    ``None`` when no foreground point falls inside.
     """
     import shapely
+    from shapely.affinity import affine_transform
 
     if gdf.crs is not None and source.crs is None:
         raise ValueError(f"no CRS in this image but the prompts are in {gdf.crs.to_string()}")
     if gdf.crs is None and source.crs is not None:
         raise ValueError("the prompts file has no CRS; cannot place its coordinates on a georeferenced scene")
     geoms = gdf.to_crs(source.crs).geometry if gdf.crs is not None else gdf.geometry
-    if source.crs is not None:  # the four transformed corners: right for rotated/sheared transforms too
-        corners = [(0, 0), (source.width, 0), (source.width, source.height), (0, source.height)]
-        footprint = shapely.Polygon([source.transform @ corner for corner in corners])
+    if source.crs is not None:  # the transformed scene rectangle: right for rotated/sheared transforms too
+        footprint = affine_transform(shapely.box(0, 0, source.width, source.height), source.transform.to_shapely())
     else:  # prompts without CRS are pixel (column, row) indices, as everywhere in helpers.prompts
         footprint = shapely.box(-0.5, -0.5, source.width - 0.5, source.height - 0.5)
     if mode == "boxes":

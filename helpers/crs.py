@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .errors import one_line
+
 __all__ = ["to_pyproj", "transformer", "area_method", "areas_m2", "pixel_area_m2", "pixel_size_m"]
 
 _AREA_METHODS = ("auto", "planar", "geodesic")
@@ -38,7 +40,7 @@ def to_pyproj(crs):
     try:
         return CRS.from_user_input(crs)
     except Exception as error:  # pyproj raises CRSError with a multi-line message: keep its first line
-        raise ValueError(f"unknown crs {crs!r}: {str(error).splitlines()[0]}") from None
+        raise ValueError(f"unknown crs {crs!r}: {one_line(error, with_type=False)}") from None
 
 
 @lru_cache(maxsize=32)
@@ -123,9 +125,9 @@ def _geodesic_areas(geoms: np.ndarray, pcrs) -> np.ndarray:
 def _pixel_polygon(transform, col: int, row: int):
     """The (col, row) pixel's footprint in map coordinates (a parallelogram for rotated transforms)."""
     import shapely
+    from shapely.affinity import affine_transform
 
-    corners = [transform @ (col + dc, row + dr) for dc, dr in ((0, 0), (1, 0), (1, 1), (0, 1))]
-    return shapely.Polygon(corners)
+    return affine_transform(shapely.box(col, row, col + 1, row + 1), transform.to_shapely())
 
 
 def _centre_pixel(shape) -> tuple[int, int]:

@@ -31,6 +31,7 @@ import torch
 
 from .atomic import atomic_output
 from .config import home_dir
+from .errors import one_line
 
 __all__ = [
     "Embedding",
@@ -228,7 +229,7 @@ class EmbeddingCache:
             if self._disk_warned:
                 return
             self._disk_warned = True
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = one_line(error, with_type=False)
         warnings.warn(
             f"embedding cache: cannot write to {folder} ({reason}); continuing without the disk copy",
             RuntimeWarning,

@@ -37,6 +37,11 @@ class WeightsUnavailableError(SamRsError, RuntimeError):
     """The checkpoint is not cached and cannot be downloaded (offline, HTTP error, bad checksum)."""
 
 
+class CommandFailed(SamRsError, RuntimeError):
+    """A command run from Python (:func:`helpers.run_command`) exited with a non-zero code; its one-line
+    error was printed above."""
+
+
 class UntrainedWeightsWarning(UserWarning):
     """A model was built from smoke (untrained) weights: its masks are meaningless."""
 

@@ -27,17 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_output, atomic_output_handle
-from .crs import areas_m2
-from .maskops import boxes_from_masks, label_raster
+from .maskops import label_raster, visible_pixels
 from .render import draw_banner, label_colours
 from .scene import check_rgb_uint8
 from .smoke import SMOKE_BANNER
+from .vectorize import build_gdf, vectorize_masks
 
 __all__ = [
     "VECTOR_DRIVERS",
-    "vectorize_masks",
-    "vectorize_labels",
-    "pixel_to_map",
+    "driver_for",
     "masks_to_gdf",
     "write_vector",
     "masks_to_file",
@@ -58,166 +56,11 @@ VECTOR_DRIVERS = {
     ".geoparquet": "GeoParquet",
 }
 # Shapefile (dBASE) field names are limited to 10 characters.
-_SHAPEFILE_COLUMNS = {"stability_score": "stability", "prompt_type": "prompt"}
+_SHAPEFILE_COLUMNS = {"stability_score": "stability", "prompt_type": "prompt", "visible_px": "visible"}
 _SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
 
-# ---- vectorisation --------------------------------------------------------------------------------
-def _polygons_from_shapes(shape_iter):
-    """(GeoJSON polygon, value) pairs from ``rasterio.features.shapes`` -> (values, shapely polygons).
-
-    Built in one ``from_ragged_array`` call: much faster than ``shapely.geometry.shape`` per polygon.
-    """
-    import shapely
-
-    coords, ring_offsets, poly_offsets, values = [], [0], [0], []
-    for geom, value in shape_iter:
-        for ring in geom["coordinates"]:
-            coords.extend(ring)
-            ring_offsets.append(len(coords))
-        poly_offsets.append(len(ring_offsets) - 1)
-        values.append(value)
-    if not values:
-        return np.zeros(0, np.int64), np.zeros(0, dtype=object)
-    polygons = shapely.from_ragged_array(
-        shapely.GeometryType.POLYGON,
-        np.asarray(coords, dtype=np.float64),
-        (np.asarray(ring_offsets), np.asarray(poly_offsets)),
-    )
-    return np.asarray(values, dtype=np.int64), polygons
-
-
-def _group_parts(ids: np.ndarray, polygons: np.ndarray, n: int) -> np.ndarray:
-    """Polygons with instance ids 1..n -> object array (n,): Polygon, MultiPolygon, or None."""
-    import shapely
-
-    out = np.full(n, None, dtype=object)
-    if ids.size == 0:
-        return out
-    order = np.argsort(ids, kind="stable")
-    ids, polygons = ids[order], polygons[order]
-    uniq, start, count = np.unique(ids, return_index=True, return_counts=True)
-    single = count == 1
-    out[uniq[single] - 1] = polygons[start[single]]
-    for value, s, c in zip(uniq[~single], start[~single], count[~single], strict=True):
-        out[value - 1] = shapely.multipolygons(polygons[s : s + c])
-    return out
-
-
-def vectorize_labels(labels: np.ndarray, n: int | None = None, offset=(0, 0), connectivity: int = 4):
-    """Polygons of a label raster, in pixel coordinates.
-
-    Args:
-        labels: int (H, W) instance labels, 0 = background, values 1..n.
-        n: number of instances (default ``labels.max()``).
-        offset: (column, row) of ``labels[0, 0]`` in the full scene, added to every coordinate.
-        connectivity: 4 or 8 (pixel neighbourhood joining pixels into one polygon).
-
-    Returns:
-        object array (n,): the (Multi)Polygon of label ``i + 1`` at ``[i]``, ``None`` where absent.
-    """
-    from affine import Affine
-    from rasterio.features import shapes
-
-    labels = np.asarray(labels)
-    n = int(labels.max(initial=0)) if n is None else int(n)
-    if n >= 2**31:
-        raise ValueError(f"too many instances for vectorisation: {n}")
-    source = labels.astype(np.int32, copy=False)
-    shift = Affine.translation(float(offset[0]), float(offset[1]))
-    parts = shapes(source, mask=source > 0, connectivity=connectivity, transform=shift)
-    ids, polygons = _polygons_from_shapes(parts)
-    return _group_parts(ids, polygons, n)
-
-
-def _bbox_slices(mask_boxes: np.ndarray, i: int):
-    x0, y0, x1, y1 = (int(v) for v in mask_boxes[i])
-    return slice(y0, y1), slice(x0, x1)
-
-
-def _layers(masks: np.ndarray, mask_boxes: np.ndarray) -> list[list[int]]:
-    """Split masks into layers of non-overlapping masks (greedy, larger masks first).
-
-    One ``shapes`` call per layer is much faster than one per mask; automatic generation rarely
-    stacks more than a few masks on a pixel, so there are few layers.
-    """
-    layers: list[list[int]] = []
-    occupied: list[np.ndarray] = []
-    crops = [masks[i][_bbox_slices(mask_boxes, i)] for i in range(len(masks))]  # views, no copies
-    areas = np.array([int(np.count_nonzero(c)) for c in crops])
-    for i in np.argsort(-areas, kind="stable"):
-        if areas[i] == 0:
-            continue
-        rows, cols = _bbox_slices(mask_boxes, i)
-        crop = crops[i]
-        for layer, occ in zip(layers, occupied, strict=True):
-            if not (occ[rows, cols] & crop).any():
-                layer.append(int(i))
-                occ[rows, cols] |= crop
-                break
-        else:
-            occ = np.zeros(masks.shape[1:], dtype=bool)
-            occ[rows, cols] = crop
-            layers.append([int(i)])
-            occupied.append(occ)
-    return layers
-
-
-def vectorize_masks(masks: np.ndarray, offset=(0, 0), connectivity: int = 4, boxes=None) -> np.ndarray:
-    """One exact pixel-footprint polygon per mask, overlapping masks vectorised separately.
-
-    Args:
-        masks: bool (N, H, W).
-        offset: (column, row) of pixel ``[0, 0]`` in the full scene (tiles), added to coordinates.
-        connectivity: 4 (default, like ``rasterio.features.shapes``) or 8.
-        boxes: optional XYXY (N, 4) pixel boxes of the masks (``Masks.boxes``) to skip recomputing.
-
-    Returns:
-        object array (N,): shapely Polygon / MultiPolygon (holes kept) in pixel coordinates of corners,
-        ``None`` for empty masks.
-    """
-    masks = np.asarray(masks, dtype=bool)
-    if masks.ndim != 3:
-        raise ValueError(f"masks must be (N, H, W), got shape {masks.shape}")
-    n = masks.shape[0]
-    out = np.full(n, None, dtype=object)
-    if n == 0:
-        return out
-    mask_boxes = boxes_from_masks(masks) if boxes is None else np.asarray(boxes).reshape(n, 4)
-    mask_boxes = np.round(mask_boxes).astype(np.int64)
-    for layer in _layers(masks, mask_boxes):
-        # Vectorise the layer only inside the union of its boxes.
-        x0, y0 = mask_boxes[layer, 0].min(), mask_boxes[layer, 1].min()
-        x1, y1 = mask_boxes[layer, 2].max(), mask_boxes[layer, 3].max()
-        labels = np.zeros((y1 - y0, x1 - x0), dtype=np.int32)
-        for i in layer:
-            rows, cols = _bbox_slices(mask_boxes, i)
-            labels[rows.start - y0 : rows.stop - y0, cols.start - x0 : cols.stop - x0][masks[i, rows, cols]] = i + 1
-        found = vectorize_labels(labels, n=n, offset=(offset[0] + x0, offset[1] + y0), connectivity=connectivity)
-        out[layer] = found[layer]
-    return out
-
-
-def pixel_to_map(geometries, transform) -> np.ndarray:
-    """Apply an affine ``transform`` (pixel corner (col, row) -> map (x, y)) to geometries; ``None`` kept."""
-    import shapely
-
-    geometries = np.asarray(geometries, dtype=object)
-    if transform is None:
-        return geometries
-    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
-
-    def affine(xy: np.ndarray) -> np.ndarray:
-        return np.column_stack([a * xy[:, 0] + b * xy[:, 1] + c, d * xy[:, 0] + e * xy[:, 1] + f])
-
-    return shapely.transform(geometries, affine)
-
-
 # ---- GeoDataFrame and vector files --------------------------------------------------------------
-def _pixel_size(transform) -> float:
-    return float(np.sqrt(abs(transform.a * transform.e - transform.b * transform.d))) if transform else 1.0
-
-
 def masks_to_gdf(masks, simplify: float | None = None, to_crs=None, area_method: str = "auto",
                  connectivity: int = 4):
     """Polygons of ``masks`` (a :class:`helpers.masks.Masks`) as a GeoDataFrame, one row per non-empty mask.
@@ -232,12 +75,15 @@ def masks_to_gdf(masks, simplify: float | None = None, to_crs=None, area_method:
 
     Returns:
         GeoDataFrame with columns ``id`` (``i + 1``, as in the label raster), ``score``,
-        ``stability_score`` (when known), ``area_px``, ``area_m2`` (NaN without CRS), ``model``,
-        ``prompt_type``, ``tile_id`` (-1 when not tiled), ``smoke`` and ``geometry``; ``gdf.attrs``
-        holds ``smoke`` and ``model`` too.
+        ``stability_score`` (when known), ``area_px``, ``visible_px`` (pixels the mask owns in the label
+        raster, where smaller overlapping masks are on top), ``hidden`` (``True`` when ``visible_px`` is
+        0: the id appears in the vectors but nowhere in the raster), ``area_m2`` (NaN without CRS),
+        ``model``, ``prompt_type``, ``tile_id`` (-1 when not tiled), ``smoke`` and ``geometry``;
+        ``gdf.attrs`` holds ``smoke`` and ``model`` too. Polygons are the whole masks, overlaps included.
     """
     pixel_geoms = vectorize_masks(masks.masks, connectivity=connectivity, boxes=masks.boxes)
     keep = np.array([g is not None for g in pixel_geoms], dtype=bool)
+    visible = visible_pixels(label_raster(masks.masks), len(masks))
     columns = {
         "id": np.arange(1, len(masks) + 1, dtype=np.int64)[keep],
         "score": np.asarray(masks.scores, dtype=np.float64)[keep],
@@ -245,6 +91,8 @@ def masks_to_gdf(masks, simplify: float | None = None, to_crs=None, area_method:
     if masks.stability_scores is not None:
         columns["stability_score"] = np.asarray(masks.stability_scores, dtype=np.float64)[keep]
     columns["area_px"] = masks.areas[keep]
+    columns["visible_px"] = visible[keep]
+    columns["hidden"] = visible[keep] == 0
     tile_ids = masks.tile_ids if masks.tile_ids is not None else np.full(len(masks), -1)
     return build_gdf(
         pixel_geoms[keep], columns, masks.crs, masks.transform, model=masks.model,
@@ -253,40 +101,7 @@ def masks_to_gdf(masks, simplify: float | None = None, to_crs=None, area_method:
     )
 
 
-def build_gdf(pixel_geoms, columns: dict, crs, transform, model: str = "", prompt_type: str = "",
-              tile_ids=None, smoke: bool = False, simplify: float | None = None, to_crs=None,
-              area_method: str = "auto"):
-    """GeoDataFrame from pixel-coordinate polygons plus attribute columns (shared by tiling and export).
-
-    ``pixel_geoms`` are mapped through ``transform``; ``area_m2`` is computed from the exact footprint
-    before optional simplification (``simplify`` in pixels) and reprojection (``to_crs``).
-    """
-    import geopandas as gpd
-    import shapely
-
-    geoms = pixel_to_map(np.asarray(pixel_geoms, dtype=object), transform)
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():  # polygonised pixel footprints are valid; this is a guard, not a repair path
-        geoms[invalid] = shapely.make_valid(geoms[invalid])
-    data = dict(columns)
-    data["area_m2"] = areas_m2(geoms, crs, method=area_method)
-    n = len(geoms)
-    data["model"] = np.full(n, model, dtype=object)
-    data["prompt_type"] = np.full(n, prompt_type, dtype=object)
-    data["tile_id"] = np.full(n, -1, np.int32) if tile_ids is None else np.asarray(tile_ids, np.int32)
-    data["smoke"] = np.full(n, bool(smoke))
-    if simplify:
-        geoms = shapely.simplify(geoms, float(simplify) * _pixel_size(transform), preserve_topology=True)
-    gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs)
-    if to_crs is not None:
-        if crs is None:
-            raise ValueError("to_crs given but the masks have no CRS (plain image, pixel coordinates)")
-        gdf = gdf.to_crs(to_crs)
-    gdf.attrs.update({"smoke": bool(smoke), "model": model})
-    return gdf
-
-
-def _driver_for(path: Path) -> str:
+def driver_for(path: Path) -> str:
     driver = VECTOR_DRIVERS.get(path.suffix.lower())
     if driver is None:
         known = ", ".join(sorted(VECTOR_DRIVERS))
@@ -302,7 +117,7 @@ def write_vector(gdf, path, layer: str | None = None) -> Path:
     ``prompt``); its sidecar files are moved into place before the ``.shp`` itself.
     """
     path = Path(path)
-    driver = _driver_for(path)
+    driver = driver_for(path)
     if driver == "GeoParquet":
         with atomic_output(path) as tmp:
             gdf.to_parquet(tmp, index=False)
@@ -342,7 +157,7 @@ def masks_to_file(masks, path, simplify: float | None = None, to_crs=None, layer
     (GeoPackage; default: the file stem). Returns the path.
     """
     path = Path(path)
-    _driver_for(path)  # fail before the (possibly slow) vectorisation
+    driver_for(path)  # fail before the (possibly slow) vectorisation
     return write_vector(masks_to_gdf(masks, simplify=simplify, to_crs=to_crs, **options), path, layer=layer)
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import one_line
 from .masks import Masks
 from .prompts import to_map_points, to_pixel_boxes, to_pixel_points
 from .smoke import SMOKE_BANNER
@@ -377,7 +378,7 @@ def _report_user_errors(status, action) -> None:
     try:
         action()
     except ValueError as error:
-        status.value = f"<b style='color:#c00'>{html.escape(str(error))}</b>"
+        status.value = f"<b style='color:#c00'>{html.escape(one_line(error))}</b>"
 
 
 class MapPicker(PromptSession):

@@ -16,7 +16,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from tqdm.auto import tqdm
 
 from .atomic import atomic_output, removing_new_empty_folders
-from .errors import RasterPathError
+from .errors import RasterPathError, one_line
 from .raster import DEFAULT_STRETCH, RASTER_SUFFIXES, WINDOW_SIZE, open_raster, parse_bands
 from .scene import Scene
 
@@ -175,5 +175,5 @@ def preprocess(
             except (ValueError, TypeError, OSError, RasterioError) as exc:
                 if source.is_file():
                     raise
-                summary.failed.append((src_path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+                summary.failed.append((src_path, one_line(exc, with_type=False)))
     return summary

@@ -235,7 +235,7 @@ def _map_to_pixel_edges(xy_map: np.ndarray, crs, scene: Scene) -> np.ndarray:
     """
     _require_georeferenced(scene, crs)
     xy = _reproject(xy_map, crs, scene.crs)
-    cols, rows = _apply_affine(~scene.transform, xy[:, 0], xy[:, 1])
+    cols, rows = ~scene.transform * (xy[:, 0], xy[:, 1])  # affine.Affine maps coordinate arrays
     return np.column_stack([cols, rows]).astype(np.float64)
 
 
@@ -259,7 +259,7 @@ def to_map_points(points, scene: Scene, crs=None) -> np.ndarray:
     """
     array = normalise_points(points)
     _require_georeferenced(scene, crs or "the scene CRS")
-    x, y = _apply_affine(scene.transform, array[:, 0] + _EDGE, array[:, 1] + _EDGE)
+    x, y = scene.transform * (array[:, 0] + _EDGE, array[:, 1] + _EDGE)
     xy = np.column_stack([x, y]).astype(np.float64)
     return xy if crs is None else _reproject(xy, scene.crs, crs)
 
@@ -291,12 +291,6 @@ def _scene_bounds_in(scene: Scene, crs) -> tuple[float, float, float, float]:
     if to_pyproj(scene.crs) == to_pyproj(crs):
         return left, bottom, right, top
     return transformer(scene.crs, crs).transform_bounds(left, bottom, right, top, densify_pts=21)
-
-
-def _apply_affine(transform, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``transform`` (an ``affine.Affine``) applied to coordinate arrays."""
-    a, b, c, d, e, f = transform[:6]
-    return a * x + b * y + c, d * x + e * y + f
 
 
 def _check_inside(pixels: np.ndarray, scene: Scene, what: str, crs, original: np.ndarray) -> None:

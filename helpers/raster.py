@@ -38,7 +38,7 @@ from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
-from .errors import RasterPathError
+from .errors import RasterPathError, one_line
 from .scene import Scene, check_rgb_uint8
 
 DEFAULT_STRETCH = (2.0, 98.0)
@@ -165,7 +165,7 @@ def _resolve_bands(ds, bands, path) -> list[int]:
     return indexes
 
 
-def _open_dataset(path):
+def open_dataset(path):
     """rasterio.open with one-line errors: missing path, or a file GDAL cannot read."""
     path = Path(path)
     if not path.exists():
@@ -177,7 +177,7 @@ def _open_dataset(path):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return rasterio.open(path)
     except RasterioError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = one_line(exc, with_type=False)
         raise ValueError(f"cannot read {path.name}: not a raster GDAL can open ({reason})") from None
 
 
@@ -198,7 +198,7 @@ def check_bands(paths, bands) -> list[int] | None:
         return None
     for path in paths:
         try:
-            ds = _open_dataset(path)
+            ds = open_dataset(path)
         except ValueError:
             continue
         with ds:
@@ -208,7 +208,8 @@ def check_bands(paths, bands) -> list[int] | None:
 
 def _read_failure(path: Path, exc: RasterioIOError) -> ValueError:
     """GDAL's "Read failed. See previous exception" -> one line naming the file and GDAL's own reason."""
-    detail = str(exc.__cause__ or exc).strip().splitlines()[0] if str(exc.__cause__ or exc).strip() else ""
+    cause = exc.__cause__ or exc
+    detail = one_line(cause, with_type=False) if str(cause).strip() else ""
     detail = detail.split(": ", 1)[1] if detail.startswith(path.name) and ": " in detail else detail
     reason = f" ({detail})" if detail else ""
     return ValueError(f"cannot read {path.name}: not a readable raster, corrupt or truncated data{reason}")
@@ -250,7 +251,7 @@ class RasterSource:
         stats_max_size: int = STATS_MAX_SIZE,
     ):
         self.path = Path(path)
-        self._ds = _open_dataset(self.path)
+        self._ds = open_dataset(self.path)
         try:
             self._setup(bands, stretch, sar, nodata, sar_db_range, stretch_uint8, stats, stats_max_size)
         except Exception:
@@ -512,6 +513,7 @@ __all__: Sequence[str] = (
     "StretchStats",
     "as_scene",
     "check_bands",
+    "open_dataset",
     "open_raster",
     "parse_bands",
     "power_to_db",

@@ -35,12 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .export import LabelRasterWriter, build_gdf, vectorize_masks
+from .export import LabelRasterWriter
 from .maskops import boxes_from_masks
 from .prompts import to_pixel_boxes, to_pixel_points
 from .raster import as_scene, open_raster
 from .render import overlay_labels
 from .scene import Scene
+from .vectorize import build_gdf, vectorize_labels, vectorize_masks
 
 __all__ = ["DEFAULT_TILE_SIZE", "DEFAULT_OVERLAP", "Tile", "TilingOptions", "tile_grid", "TiledResult",
            "segment_tiled"]
@@ -593,12 +594,14 @@ def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -
             timings = {"tiles": time.perf_counter() - start}
             roots, final = inst.roots_lut()
             lut = final[roots]
-            preview_labels = _finalise_raster(work.temp_path, lut, src, out_path, opts.cog, step, (ph, pw), model,
-                                              prompt_type)
+            # A backend that partitions the scene keeps a partition: its polygons come from the final raster.
+            partition_parts = {} if opts.vectors and mode == "everything" and _partitions(model) else None
+            preview_labels, visible = _finalise_raster(work.temp_path, lut, src, out_path, opts.cog, step, (ph, pw),
+                                                       model, prompt_type, partition_parts)
             timings["relabel"] = time.perf_counter() - start - timings["tiles"]
         finally:
             work.abort()  # scratch raster: closed and deleted whatever happened
-    gdf = _merged_gdf(inst, roots, final, src, model, prompt_type) if opts.vectors else None
+    gdf = _merged_gdf(inst, roots, final, src, model, prompt_type, visible, partition_parts) if opts.vectors else None
     tile_gdf = _tile_gdf(candidates, inst, lut, src, model, prompt_type) if keep_tile_polygons else None
     timings["total"] = time.perf_counter() - start
     counts["objects"] = int(np.count_nonzero(final))
@@ -704,12 +707,17 @@ def _paint(labels: np.ndarray, masks: np.ndarray, boxes: np.ndarray, areas: np.n
 
 
 def _finalise_raster(work_path: Path, lut: np.ndarray, src, out_path, cog: bool, step: int, preview_shape,
-                     model, prompt_type) -> np.ndarray:
-    """Map provisional ids to final ids block by block into ``out_path``; return decimated labels."""
+                     model, prompt_type, partition_parts: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Map provisional ids to final ids block by block into ``out_path``.
+
+    Returns the decimated labels and the pixel count of every final id in the raster (index = id). With
+    ``partition_parts`` (a dict), also collects each final id's polygon parts from the final raster.
+    """
     import rasterio
     from rasterio.windows import Window
 
     preview = np.zeros(preview_shape, dtype=np.uint32)
+    visible = np.zeros(int(lut.max(initial=0)) + 1, dtype=np.int64)
     tags = {"model": _model_name(model), "prompt_type": prompt_type,
             "smoke": str(bool(getattr(model, "smoke", False))).lower(), "software": "sam-rs"}
     writer = None
@@ -725,6 +733,11 @@ def _finalise_raster(work_path: Path, lut: np.ndarray, src, out_path, cog: bool,
                 for col in range(0, src.width, _FINAL_BLOCK):
                     window = Window(col, row, min(_FINAL_BLOCK, src.width - col), min(_FINAL_BLOCK, src.height - row))
                     labels = lut[work.read(1, window=window)]
+                    visible += np.bincount(labels.ravel(), minlength=visible.size)
+                    if partition_parts is not None:
+                        for ident, part in enumerate(vectorize_labels(labels, visible.size - 1, offset=(col, row)), 1):
+                            if part is not None:
+                                partition_parts.setdefault(ident, []).append(part)
                     if writer is not None:
                         writer.write(labels, window)
                     r0, c0 = (-row) % step, (-col) % step
@@ -737,11 +750,21 @@ def _finalise_raster(work_path: Path, lut: np.ndarray, src, out_path, cog: bool,
         raise
     if writer is not None:
         writer.close()
-    return preview
+    return preview, visible
 
 
-def _merged_gdf(inst: _Instances, roots: np.ndarray, final: np.ndarray, src, model, prompt_type: str):
-    """One row per final instance: union of its pieces (pixel coordinates are integers: exact)."""
+def _partitions(model) -> bool:
+    backend = getattr(model, "backend", None)
+    return bool(getattr(backend, "partitions", False))
+
+
+def _merged_gdf(inst: _Instances, roots: np.ndarray, final: np.ndarray, src, model, prompt_type: str,
+                visible: np.ndarray, partition_parts: dict | None = None):
+    """One row per final instance: union of its pieces (pixel coordinates are integers: exact).
+
+    ``visible`` (pixel count per final id in the label raster) gives ``visible_px`` / ``hidden``; with
+    ``partition_parts`` (final id -> polygon parts read from the raster) the polygons are the raster's.
+    """
     import shapely
 
     groups: dict[int, list[int]] = {}
@@ -749,10 +772,15 @@ def _merged_gdf(inst: _Instances, roots: np.ndarray, final: np.ndarray, src, mod
         if roots[ident]:
             groups.setdefault(int(roots[ident]), []).append(ident)
     order = sorted(groups, key=lambda r: final[r])
+    if partition_parts is not None:
+        order = [r for r in order if int(final[r]) in partition_parts]  # an id without a pixel has no polygon
     geoms, ids, scores, stab, tile_ids, n_tiles, prompt_index = [], [], [], [], [], [], []
     for root in order:
         records = [inst.records[i] for i in groups[root]]
-        parts = [r["geometry"] for r in records if r["geometry"] is not None]
+        if partition_parts is not None:
+            parts = partition_parts[int(final[root])]
+        else:
+            parts = [r["geometry"] for r in records if r["geometry"] is not None]
         geoms.append(parts[0] if len(parts) == 1 else shapely.union_all(parts))
         ids.append(int(final[root]))
         scores.append(max(r["score"] for r in records))
@@ -765,6 +793,8 @@ def _merged_gdf(inst: _Instances, roots: np.ndarray, final: np.ndarray, src, mod
     if np.isfinite(np.asarray(stab, dtype=np.float64)).any():
         columns["stability_score"] = np.asarray(stab, np.float64)
     columns["area_px"] = np.rint(shapely.area(geoms)).astype(np.int64) if len(geoms) else np.zeros(0, np.int64)
+    columns["visible_px"] = visible[np.asarray(ids, np.int64)] if ids else np.zeros(0, np.int64)
+    columns["hidden"] = columns["visible_px"] == 0
     columns["n_tiles"] = np.asarray(n_tiles, np.int32)
     if prompt_type in ("points", "boxes"):
         columns["prompt_index"] = np.asarray(prompt_index, np.int64)

@@ -258,7 +258,8 @@ def _stamp_text(spec: ModelSpec, path: Path) -> str:
 
 def _write_stamp(spec: ModelSpec, path: Path) -> None:
     try:
-        _stamp_path(path).write_text(_stamp_text(spec, path))
+        with atomic_output(_stamp_path(path)) as tmp:
+            tmp.write_text(_stamp_text(spec, path))
     except OSError:  # read-only folder (e.g. a shared USB stick): just verify again next time
         pass
 

@@ -25,13 +25,22 @@ def test_explicit_cpu_is_used(given, capsys):
     assert "as requested" in capsys.readouterr().out
 
 
-def test_unavailable_accelerator_is_a_value_error():
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="CUDA is not available"):
-            pick_device("cuda")
-    if not torch.backends.mps.is_available():
-        with pytest.raises(ValueError, match="MPS is not available"):
-            pick_device("mps")
+@pytest.mark.parametrize("kind", ["cuda", "mps"])
+def test_an_accelerator_is_used_when_present_and_refused_in_one_line_when_not(kind, monkeypatch, capsys):
+    import helpers.device
+
+    def available(present: bool):
+        if kind == "cuda":
+            monkeypatch.setattr(torch.cuda, "is_available", lambda: present)
+        else:
+            monkeypatch.setattr(helpers.device, "_mps_available", lambda: present)
+
+    available(False)
+    with pytest.raises(ValueError, match=f"{kind.upper()} is not available") as info:
+        pick_device(kind)
+    assert "\n" not in str(info.value)
+    available(True)
+    assert pick_device(kind).type == kind and "as requested" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("bad", ["banana", "cuda:x", ""])

@@ -11,8 +11,9 @@ from rasterio.transform import from_origin
 from shapely.geometry import shape
 
 from helpers.crs import areas_m2
-from helpers.export import masks_to_file, vectorize_masks, write_vector
+from helpers.export import masks_to_file, write_vector
 from helpers.masks import Masks
+from helpers.vectorize import vectorize_masks
 
 UTM = "EPSG:32618"
 UTM_TRANSFORM = from_origin(500000, 4000000, 0.5, 0.5)
@@ -183,6 +184,24 @@ def test_label_geotiff_is_uint32_georeferenced_tiled_and_compressed(tmp_path, co
     assert labels[110, 110] == 2 and labels[50, 50] == 1 and labels[550, 650] == 3
     assert (labels > 0).sum() == raw.any(axis=0).sum()
     assert not list(tmp_path.glob(".*"))
+
+
+def test_label_raster_and_vectors_tell_the_same_story(tmp_path):
+    """One rule everywhere (smaller on top); an id missing from the raster is flagged hidden in the vectors."""
+    raw = np.zeros((3, 40, 50), bool)
+    raw[0, 10:20, 10:15] = True  # 50 px
+    raw[1, 10:20, 15:20] = True  # 50 px
+    raw[2, 10:20, 10:20] = True  # 100 px, last in order, yet entirely under the two smaller masks
+    masks = Masks(raw, np.ones(3), crs=UTM, transform=UTM_TRANSFORM, model="m")
+    with rasterio.open(masks.to_geotiff(tmp_path / "labels.tif")) as ds:
+        on_disk = ds.read(1)
+    assert np.array_equal(on_disk, masks.to_label_raster())
+    gdf = masks.to_gdf()
+    raster_ids = set(np.unique(on_disk)) - {0}
+    assert raster_ids == {1, 2}
+    assert gdf.set_index("id")["hidden"].to_dict() == {1: False, 2: False, 3: True}
+    assert gdf.set_index("id")["visible_px"].to_dict() == {1: 50, 2: 50, 3: 0}
+    assert set(gdf.loc[~gdf["hidden"], "id"]) == raster_ids  # every visible vector id is in the raster
 
 
 def test_png_overlay_and_mask(tmp_path):

@@ -9,8 +9,15 @@ import helpers
 
 
 @pytest.mark.parametrize("name", sorted(helpers._EXPORTS))
-def test_every_export_resolves(name):
-    assert getattr(helpers, name) is not None
+def test_every_export_is_the_object_of_its_module(name):
+    import importlib
+
+    value = getattr(helpers, name)
+    module = importlib.import_module(helpers._EXPORTS[name])
+    assert value is getattr(module, name)  # the same object, not a copy or a stand-in
+    assert name in dir(helpers) and name in helpers.__all__
+    if callable(value):
+        assert (value.__doc__ or "").strip(), f"public {name} has no docstring"
 
 
 def test_unknown_attribute_is_an_attribute_error():

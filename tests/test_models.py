@@ -13,11 +13,19 @@ from helpers.smoke import read_smoke_marker
 
 
 @pytest.fixture(scope="module")
-def smoke_vit_b(tmp_path_factory):
-    """Random ViT-B SAM weights in the official state-dict format (written once for this module)."""
-    path = tmp_path_factory.mktemp("smoke") / "sam_vit_b_smoke.pth"
-    assert write_smoke_weights("sam_vit_b", path, seed=0) == path
-    return path
+def smoke_vit_b(smoke_weights):
+    """Random ViT-B SAM weights in the official state-dict format (the shared copy: 375 MB written once)."""
+    return smoke_weights("sam_vit_b")
+
+
+def test_write_smoke_weights_writes_the_file_it_is_given(tmp_path):
+    path = tmp_path / "deeper" / "mobile_sam_seed1.pt"
+    assert write_smoke_weights("mobile_sam", path, seed=1) == path and read_smoke_marker(path) == "mobile_sam"
+    again = write_smoke_weights("mobile_sam", tmp_path / "again.pt", seed=1)
+    other = write_smoke_weights("mobile_sam", tmp_path / "other.pt", seed=2)
+    first = torch.load(path, weights_only=True)
+    assert all(torch.equal(first[k], v) for k, v in torch.load(again, weights_only=True).items())  # same seed
+    assert not all(torch.equal(first[k], v) for k, v in torch.load(other, weights_only=True).items())
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import shapely
 from rasterio.transform import from_origin
 from scipy import ndimage
 
+import helpers
 from helpers.backends.base import SegmentationModel
 from helpers.tiling import segment_tiled, tile_grid
 
@@ -242,3 +243,30 @@ def test_tiles_generate_without_a_progress_bar_of_their_own(scene):
     model = Recording()
     segment_tiled(model, scene[0], params={"progress": True}, **small)  # asked for: passed on as given
     assert model.seen and all(p == {"progress": True} for p in model.seen)
+
+
+def _separated_squares() -> np.ndarray:
+    """A piecewise-constant scene: squares of 7-28 px on a plain background, each smaller than the overlap."""
+    rng = np.random.default_rng(7)
+    image = np.full((320, 320, 3), (90, 120, 60), np.uint8)
+    for row in range(8, 300, 40):
+        for col in range(8, 300, 40):
+            side = int(rng.choice([7, 12, 20, 28]))  # 7 px squares (49 px) are below the default min_size
+            image[row : row + side, col : col + side] = rng.integers(150, 255, 3)
+    return image
+
+
+def test_a_partitioning_backend_gives_the_same_partition_tiled_and_whole():
+    """Defaults come from the scene, not the tile: tiling does not change a local segmentation, and the tiled
+    result stays a partition (no overlapping polygons, label raster and vectors agree)."""
+    image = _separated_squares()
+    model = helpers.load_model("conventional")
+    params = {"sigma": 0.0, "max_masks": 10**6}  # no pre-smoothing: Felzenszwalb is then local on this scene
+    whole = model.set_image(image).generate(**params).extra["labels"]
+    tiled = segment_tiled(model, image, tile_size=160, overlap=48, progress=False, params=params)
+    labels = tiled.preview_labels  # the whole label raster: the scene is smaller than the preview size
+    pairs = set(zip(whole.ravel().tolist(), labels.ravel().tolist()))
+    assert len(pairs) == len(np.unique(whole)) == len(np.unique(labels))  # the same partition, ids aside
+    polygons = tiled.gdf.geometry.values
+    assert shapely.area(shapely.union_all(polygons)) == sum(shapely.area(polygons)) == labels.size  # no overlap
+    assert (tiled.gdf["visible_px"] == tiled.gdf["area_px"]).all() and not tiled.gdf["hidden"].any()

@@ -66,6 +66,8 @@ class Backend:
             ``"text"``.
         predict_params: whether ``predict`` also takes the ``generate`` parameters (the conventional
             baseline segments with them); otherwise prompted runs take no parameters.
+        partitions: whether ``generate`` partitions the image (every pixel in at most one mask, no
+            overlaps, like the conventional baseline); tiled runs then keep the result a partition.
     """
 
     family: str
@@ -78,6 +80,7 @@ class Backend:
     options: dict = field(default_factory=dict)
     prompts: tuple = ("points", "boxes")
     predict_params: bool = False
+    partitions: bool = False
 
     @property
     def has_weights(self) -> bool:

@@ -25,8 +25,8 @@ __all__ = ["BACKEND", "ConventionalModel", "METHODS", "METHOD_PARAMS", "PARAM_DO
 # Parameters of each method with defaults chosen for 10-30 m satellite scenes of ~1000x1000 pixels.
 METHOD_PARAMS: dict[str, dict] = {
     # scale: higher -> larger segments (unitless); sigma: Gaussian pre-smoothing (pixels);
-    # min_size: smallest segment (pixels; None -> 1/2000 of the scene)
-    "felzenszwalb": {"scale": 200.0, "sigma": 0.8, "min_size": None},
+    # min_size: smallest segment (pixels): a fixed number, so a tile and the whole scene segment alike
+    "felzenszwalb": {"scale": 200.0, "sigma": 0.8, "min_size": 64},
     # n_segments: approximate superpixel count; compactness: colour vs space weight (higher = squarer);
     # sigma: pre-smoothing (pixels)
     "slic": {"n_segments": 150, "compactness": 10.0, "sigma": 1.0},
@@ -43,7 +43,7 @@ PARAM_DOCS: dict[str, str] = {
     "max_masks": "keep the largest this many segments (count); 300 default, each mask is a full-size array",
     "scale": "felzenszwalb: higher gives larger segments (unitless); 200 default",
     "sigma": "Gaussian pre-smoothing (pixels); felzenszwalb 0.8, slic and watershed 1.0 default",
-    "min_size": "felzenszwalb: smallest segment (pixels); None = 1/2000 of the image",
+    "min_size": "felzenszwalb: smallest segment (pixels); 64 default, the same for a tile and a whole scene",
     "n_segments": "slic: approximate number of superpixels (count); 150 default",
     "compactness": "slic: colour vs space weight, higher is squarer (10 default); watershed: > 0 gives more "
     "regular basins (0.001 default)",
@@ -68,8 +68,6 @@ def _segment(image: np.ndarray, method: str, params: dict) -> np.ndarray:
 
     if method == "felzenszwalb":
         min_size = params["min_size"]
-        if min_size is None:
-            min_size = max(20, image.shape[0] * image.shape[1] // 2000)
         labels = segmentation.felzenszwalb(image, scale=float(params["scale"]), sigma=float(params["sigma"]), min_size=int(min_size))
         return labels + 1
     if method == "slic":
@@ -257,5 +255,6 @@ BACKEND = Backend(
     options={name: PARAM_DOCS[name] for name in generate_defaults()},  # load_model options set defaults
     prompts=("points", "boxes"),
     predict_params=True,
+    partitions=True,
 )
 ConventionalModel.backend = BACKEND

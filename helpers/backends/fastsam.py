@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import one_line
 from ..masks import Masks
 from ..prompts import box_window, pixel_indices, prepare_prompts
 from ..registry import ModelSpec
@@ -108,7 +109,7 @@ def _load_ultralytics(path: Path, spec: ModelSpec):
     try:
         yolo = FastSAM(str(path))
     except (TypeError, ModuleNotFoundError, AttributeError, KeyError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first = one_line(error, with_type=False)
         raise ValueError(f"{path.name} is not an ultralytics FastSAM checkpoint: {first}") from None
     net = yolo.model
     if getattr(net, "task", "segment") != "segment" or not hasattr(net, "model"):

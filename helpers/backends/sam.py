@@ -15,6 +15,7 @@ import torch
 
 from ..amg.params import AMG_CONTROLS, AMG_DEFAULTS, AMG_PARAM_DOCS, check_amg_params
 from ..embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, embedding_key, resolve_cache
+from ..errors import one_line
 from ..masks import Masks
 from ..prompts import Prompts, normalise_mask_input, prepare_prompts
 from ..registry import ModelSpec
@@ -58,7 +59,7 @@ def load_sam_state_dict(sam: torch.nn.Module, path: Path, arch: str) -> None:
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - pickle/zip errors differ by torch version
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first = one_line(error, with_type=False)
         raise ValueError(f"{path.name} is not a readable SAM checkpoint: {first}") from None
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise ValueError(f"{path.name} is not a SAM state dict (expected a dict of tensors as in sam_{arch}_*.pth)")

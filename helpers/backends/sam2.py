@@ -23,6 +23,7 @@ import torch
 
 from ..amg.params import AMG_CONTROLS, AMG_PARAM_DOCS
 from ..embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, embedding_key, resolve_cache
+from ..errors import one_line
 from ..masks import Masks
 from ..prompts import normalise_mask_input, prepare_prompts
 from ..registry import ModelSpec
@@ -149,7 +150,7 @@ def read_sam2_state_dict(path: Path, spec: ModelSpec) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line answer
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = one_line(error, with_type=False)
         raise ValueError(
             f"{path.name} is not a {spec.name} checkpoint: torch.load failed ({reason[:160]})"
         ) from None

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..atomic import atomic_output
+from ..errors import one_line
 from ..tables import format_table, write_csv
 from .timing import hardware_line, hardware_summary, measure, track_peak_memory
 
@@ -56,7 +58,7 @@ def _load_for_bench(name: str, smoke: bool, device):
                 warnings.simplefilter("ignore")
                 return load_model(name, device=device, **options), "real"
         except (WeightsUnavailableError, NotImplementedError) as error:
-            print(f"bench: {name}: real weights unavailable ({str(error).splitlines()[0]}); using smoke weights")
+            print(f"bench: {name}: real weights unavailable ({one_line(error)}); using smoke weights")
     path = ensure_smoke_weights(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -126,7 +128,7 @@ def _bench_one_model(model, image, points_n, grids, repeats, warmup, budget_s) -
                 budget_s=budget_s,
             )
         except Exception as error:  # noqa: BLE001 - generate missing or failing: show n/a, keep the table
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            reason = one_line(error)
             print(f"bench: {model.name} generate(points_per_side={g}) unavailable: {reason}", file=sys.stderr)
             row(f"E({g}x{g})", "everything", g * g, None, encode_ms, note=f"n/a: {reason}")
             continue
@@ -197,8 +199,8 @@ def _plot(rows: list[dict], points_n, grids, path: Path, title: str) -> Path:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
 
@@ -290,7 +292,8 @@ def run_latency_benchmark(
         out_dir = Path(out_dir)
         out["csv"] = write_csv(rows, out_dir / "latency.csv", CSV_COLUMNS)
         out["png"] = _plot(rows, points_n, grids, out_dir / "latency.png", lines[1])
-        (out_dir / "latency.txt").write_text(table + "\n")
+        with atomic_output(out_dir / "latency.txt") as tmp:
+            tmp.write_text(table + "\n")
         if verbose:
             print(f"bench: wrote {out['csv']} and {out['png']}")
     return out

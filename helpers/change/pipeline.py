@@ -49,7 +49,7 @@ from .difference import WINDOW_SIZE, DifferenceImageSource, compute_log_ratio
 from .sar import DEFAULT_EPSILON, DEFAULT_SCALE_DB, DIFFERENCE_STYLES, UNITS, difference_image, parse_filter
 from .segment import DEFAULT_MODELS, METHODS, PROMPT_KINDS, segment_change
 from .thresholds import Threshold, compute_threshold, parse_threshold
-from .vectors import INCREASE, NO_CHANGE, change_gdf, label_polygons, write_change_raster
+from .vectors import INCREASE, NO_CHANGE, change_gdf, object_polygons, write_change_raster
 
 __all__ = ["FORMATS", "DEFAULT_FORMATS", "VECTOR_FORMATS", "ChangeOptions", "ChangePair", "ChangeResult",
            "output_paths", "change_pair", "detect_change", "pair_stem"]
@@ -340,8 +340,7 @@ def _run(pair: ChangePair, options: ChangeOptions, model, outputs: dict):
         codes[1:] = np.where(seg.keep, seg.directions if options.signed else INCREASE, NO_CHANGE)
         if "tif" in outputs:
             write_change_raster(labels_path, lr_path, codes, outputs["tif"], tags)
-        polygons = label_polygons(labels_path, seg.count)
-        gdf = change_gdf(polygons, seg.stats, seg.keep, seg.directions, lr.crs, lr.transform, options.method,
+        gdf = change_gdf(object_polygons(labels_path), seg.stats, seg.keep, seg.directions, options.method,
                          threshold, model=seg.model, smoke=seg.smoke, extra=seg.extra)
         for fmt in VECTOR_FORMATS:
             if fmt in outputs:

@@ -5,7 +5,7 @@ label raster of objects on the pair's grid. From it and the log-ratio raster, wi
 
 * :func:`zonal_stats`: pixels, mean signed log-ratio, largest ``|log-ratio|`` and the share of pixels
   over the threshold, per object;
-* :func:`label_polygons`: exact pixel-footprint polygons of the objects (pieces cut by windows joined);
+* :func:`object_polygons`: exact pixel-footprint polygons of the objects (pieces cut by blocks joined);
 * :func:`change_gdf`: the change polygons with the attributes every output carries (:data:`ATTRIBUTES`);
 * :func:`write_change_raster`: the change GeoTIFF (uint8: 0 no change, 1 increase, 2 decrease,
   255 nodata) with the threshold and method in its metadata.
@@ -21,7 +21,7 @@ import numpy as np
 from ..atomic import atomic_output
 
 __all__ = ["ATTRIBUTES", "NO_CHANGE", "INCREASE", "DECREASE", "NODATA", "DIRECTIONS", "zonal_stats",
-           "label_polygons", "change_gdf", "write_change_raster"]
+           "object_polygons", "change_gdf", "write_change_raster"]
 
 NO_CHANGE, INCREASE, DECREASE, NODATA = 0, 1, 2, 255
 DIRECTIONS = {INCREASE: "increase", DECREASE: "decrease"}
@@ -74,67 +74,47 @@ def zonal_stats(labels_path, log_ratio_path, count: int, threshold: float) -> di
     return {"pixels": pixels[1:], "mean_db": mean[1:], "max_abs_db": peak[1:], "change_fraction": fraction[1:]}
 
 
-def label_polygons(labels_path, count: int) -> np.ndarray:
-    """Pixel-coordinate polygons of objects 1..``count`` of a label raster (object array, ``None`` if absent).
+def object_polygons(labels_path):
+    """Exact polygons of the objects of a label raster (:func:`helpers.vectorize.vectorize_raster`, block by
+    block): a GeoDataFrame with ``id``, ``area_px``, ``area_m2`` and the geometry in the raster's CRS."""
+    from ..vectorize import vectorize_raster
 
-    Read window by window; an object cut by window edges is the union of its pieces (exact: pixel corners
-    are integers). Pixels are joined by edges (4-connectivity): a polygon traced through diagonal-only
-    contacts would touch itself at a vertex, which is invalid and very slow to repair; an object whose
-    pixels touch only diagonally becomes a MultiPolygon whose parts meet at corners.
-    """
-    import shapely
-
-    from ..export import vectorize_labels
-
-    parts: dict[int, list] = {}
-    with _open(labels_path) as ds:
-        for window in _windows(ds.width, ds.height):
-            block = ds.read(1, window=window)
-            geoms = vectorize_labels(block, n=count, offset=(window.col_off, window.row_off), connectivity=4)
-            for index in np.flatnonzero([g is not None for g in geoms]):
-                parts.setdefault(int(index), []).append(geoms[index])
-    out = np.full(int(count), None, dtype=object)
-    for index, pieces in parts.items():
-        out[index] = pieces[0] if len(pieces) == 1 else shapely.union_all(pieces)
-    return out
+    return vectorize_raster(labels_path, progress=False)
 
 
-def change_gdf(pixel_geoms, stats: dict, keep: np.ndarray, directions: np.ndarray, crs, transform, method: str,
-               threshold, model: str = "", smoke: bool = False, extra: dict | None = None):
-    """The change layer: one row per kept object with :data:`ATTRIBUTES` (plus ``extra`` columns).
+def change_gdf(objects, stats: dict, keep: np.ndarray, directions: np.ndarray, method: str, threshold,
+               model: str = "", smoke: bool = False, extra: dict | None = None):
+    """The change layer: one row per kept object with :data:`ATTRIBUTES` (plus ``extra``, ``model``, ``smoke``).
 
     Args:
-        pixel_geoms: (count,) polygons in pixel coordinates (``None`` for objects with no pixel).
-        stats: :func:`zonal_stats` of the objects.
+        objects: :func:`object_polygons` of the label raster (``id`` = label value).
+        stats: :func:`zonal_stats` of the objects (index ``id - 1``).
         keep: (count,) bool: objects that are change (method-specific decision).
         directions: (count,) 1 = increase, 2 = decrease.
-        crs, transform: georeferencing of the pair's grid.
         method: ``"threshold"``, ``"fastsam"``, ``"sam"``, ``"sam-prompted"``.
         threshold: the :class:`~helpers.change.thresholds.Threshold` used.
         model, smoke: provenance (``smoke``: untrained weights, the objects are meaningless).
         extra: more (count,) columns to carry (e.g. ``score`` from the model).
     """
-    from ..export import build_gdf
-
-    keep = np.asarray(keep, bool) & np.array([g is not None for g in pixel_geoms], bool)
-    index = np.flatnonzero(keep)
-    shapes = np.asarray(pixel_geoms, dtype=object)[index]
-    columns = {
-        "id": index.astype(np.int64) + 1,
-        "area_px": np.asarray(stats["pixels"])[index].astype(np.int64),
-        "mean_db": np.round(np.asarray(stats["mean_db"])[index], 3),
-        "max_abs_db": np.round(np.asarray(stats["max_abs_db"])[index], 3),
-        "change_fraction": np.round(np.asarray(stats["change_fraction"])[index], 3),
-        "direction": np.array([DIRECTIONS.get(int(d), "change") for d in np.asarray(directions)[index]], dtype=object),
-        "method": np.full(len(index), method, dtype=object),
-        "threshold_db": np.full(len(index), round(float(threshold.value), 4)),
-        "threshold_method": np.full(len(index), threshold.method, dtype=object),
-    }
+    index = objects["id"].to_numpy(np.int64) - 1
+    chosen = np.asarray(keep, bool)[index] if len(index) else np.zeros(0, bool)
+    gdf = objects[chosen].reset_index(drop=True)
+    index = index[chosen]
+    n = len(index)
+    gdf["mean_db"] = np.round(np.asarray(stats["mean_db"])[index], 3)
+    gdf["max_abs_db"] = np.round(np.asarray(stats["max_abs_db"])[index], 3)
+    gdf["change_fraction"] = np.round(np.asarray(stats["change_fraction"])[index], 3)
+    gdf["direction"] = np.array([DIRECTIONS.get(int(d), "change") for d in np.asarray(directions)[index]],
+                                dtype=object)
+    gdf["method"] = np.full(n, method, dtype=object)
+    gdf["threshold_db"] = np.full(n, round(float(threshold.value), 4))
+    gdf["threshold_method"] = np.full(n, threshold.method, dtype=object)
     for name, values in (extra or {}).items():
-        columns[name] = np.asarray(values)[index]
-    gdf = build_gdf(shapes, columns, crs, transform, model=model, prompt_type=method, smoke=smoke)
+        gdf[name] = np.asarray(values)[index]
+    gdf["model"] = np.full(n, model, dtype=object)
+    gdf["smoke"] = np.full(n, bool(smoke))
     ordered = [c for c in ATTRIBUTES if c in gdf.columns]
-    gdf = gdf[ordered + [c for c in gdf.columns if c not in ordered]]
+    gdf = gdf[ordered + [c for c in gdf.columns if c not in ordered and c != "geometry"] + ["geometry"]]
     gdf.attrs.update({"threshold_db": float(threshold.value), "threshold_method": threshold.method,
                       "method": method, "smoke": bool(smoke), "model": model})
     return gdf

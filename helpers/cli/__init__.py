@@ -20,6 +20,7 @@ from ..errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_NO_WEIGHTS,
+    CommandFailed,
     UserInputError,
     WeightsUnavailableError,
     one_line,
@@ -31,6 +32,7 @@ COMMAND_MODULES = (
     "helpers.cli.preprocess",  # preprocess
     "helpers.cli.segment",  # segment
     "helpers.cli.bench",  # bench
+    "helpers.cli.vectorize",  # vectorize
     "helpers.cli.change",  # change
 )
 
@@ -71,10 +73,6 @@ def main(argv=None) -> int:
         return EXIT_INTERRUPTED
     finally:
         warnings.formatwarning = saved_format
-
-
-class CommandFailed(RuntimeError):
-    """A command run with :func:`run_command` exited with a non-zero code (its one-line error was printed)."""
 
 
 def run_command(*args) -> int:

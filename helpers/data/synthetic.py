@@ -10,6 +10,7 @@ identical, and memory does not grow with the scene size when writing.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from skimage.draw import polygon as draw_polygon
 
+from ..atomic import atomic_output
 from ..raster import DEFAULT_SAR_DB_RANGE, DEFAULT_STRETCH, power_to_db, stretch_to_uint8
 from ..scene import Scene
 
@@ -451,29 +453,26 @@ def write_synthetic_geotiff(
     if variant == "rgb8":
         profile["photometric"] = "RGB"
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     label_profile = dict(profile, count=1, dtype="uint32", nodata=0)
     label_profile.pop("photometric", None)
-    labels_dst = None
-    if labels_path:
-        Path(labels_path).parent.mkdir(parents=True, exist_ok=True)
-        labels_dst = rasterio.open(labels_path, "w", **label_profile)
-    try:
-        with rasterio.open(path, "w", **profile) as dst:
-            if variant == "multiband16":
-                dst.descriptions = ("blue", "green", "red", "nir")
-            elif variant == "sar_power":
-                dst.descriptions = ("sigma0_vv_linear",)
-            for row0 in range(0, height, window_size):
-                for col0 in range(0, width, window_size):
-                    rows, cols = min(window_size, height - row0), min(window_size, width - col0)
-                    data, labels, valid = _render(plan, row0, col0, rows, cols)
-                    window = Window(col0, row0, cols, rows)
-                    dst.write(_variant_bands(variant, data, valid), window=window)
-                    if labels_dst is not None:
-                        labels_dst.write(labels[None], window=window)
-            dst.update_tags(SAMRS_SYNTHETIC=kind, SAMRS_SEED=str(seed), SAMRS_VARIANT=variant)
-    finally:
-        if labels_dst is not None:
-            labels_dst.close()
+    with contextlib.ExitStack() as files:  # both files appear only when complete (atomic_output)
+        dst = rasterio.open(files.enter_context(atomic_output(path)), "w", **profile)
+        files.callback(dst.close)  # closed before the rename
+        labels_dst = None
+        if labels_path:
+            labels_dst = rasterio.open(files.enter_context(atomic_output(labels_path)), "w", **label_profile)
+            files.callback(labels_dst.close)
+        if variant == "multiband16":
+            dst.descriptions = ("blue", "green", "red", "nir")
+        elif variant == "sar_power":
+            dst.descriptions = ("sigma0_vv_linear",)
+        for row0 in range(0, height, window_size):
+            for col0 in range(0, width, window_size):
+                rows, cols = min(window_size, height - row0), min(window_size, width - col0)
+                data, labels, valid = _render(plan, row0, col0, rows, cols)
+                window = Window(col0, row0, cols, rows)
+                dst.write(_variant_bands(variant, data, valid), window=window)
+                if labels_dst is not None:
+                    labels_dst.write(labels[None], window=window)
+        dst.update_tags(SAMRS_SYNTHETIC=kind, SAMRS_SEED=str(seed), SAMRS_VARIANT=variant)
     return path

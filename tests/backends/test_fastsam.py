@@ -215,20 +215,6 @@ def test_generate_settings_change_the_result(smoke_path, scene, everything):
 
 # ---- bad input ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "options, message",
-    [
-        ({"half": True}, "half=True needs a CUDA device"),
-        ({"compile": True}, "unknown option.*compile; valid: half, clip_weights, imgsz, conf"),
-        ({"embedding_cache": False}, "unknown option.*embedding_cache; valid: half"),
-    ],
-)
-def test_gpu_only_and_unknown_build_options_are_refused(smoke_path, options, message):
-    with pytest.raises(ValueError, match=message) as info:
-        helpers.load_model("fastsam_s", weights=smoke_path, device="cpu", **options)
-    assert "\n" not in str(info.value)
-
-
-@pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({}, "no prompt"),

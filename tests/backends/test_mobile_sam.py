@@ -15,7 +15,7 @@ import torch
 from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 from segment_anything.modeling import Sam
 
-from helpers.backends.mobile_sam import build, build_architecture
+from helpers.backends.mobile_sam import build_architecture
 from helpers.backends.sam import SamModel
 from helpers.data import make_synthetic_scene
 from helpers.embedding_cache import EmbeddingCache
@@ -112,19 +112,6 @@ def test_smoke_model_announces_itself(model):
 )
 def test_files_that_are_not_mobile_sam_checkpoints_are_refused(assert_weights_refused, content, message):
     assert_weights_refused(NAME, content, message, filename="mobile_sam.pt")
-
-
-@pytest.mark.parametrize(
-    "options, message",
-    [
-        ({"half": True}, "half=True needs a CUDA device"),
-        ({"compile": True}, "compile=True needs a CUDA"),
-        ({"fp16": 1}, "unknown option.*fp16; valid: half, compile, embedding_cache"),
-    ],
-)
-def test_gpu_only_and_unknown_options_are_refused(options, message):
-    with pytest.raises(ValueError, match=message):
-        build(get_spec(NAME), None, torch.device("cpu"), **options)
 
 
 # ---- prompting --------------------------------------------------------------------------------------

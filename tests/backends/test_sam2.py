@@ -17,7 +17,6 @@ import torch
 from helpers.backends.sam2 import (
     SAM2_INSTALL_HINT,
     Sam2Model,
-    build,
     build_architecture,
     describe_state_dict,
     read_sam2_state_dict,
@@ -128,20 +127,6 @@ def test_every_size_writes_a_checkpoint_of_the_official_architecture(name, weigh
 def test_files_that_are_not_sam2_checkpoints_are_refused(assert_weights_refused, content, message):
     error = assert_weights_refused(NAME, content, message, filename="weights.pt")
     assert f"not a {NAME} checkpoint" in error
-
-
-@pytest.mark.parametrize(
-    "options, message",
-    [
-        ({"half": True}, "half=True needs a CUDA device"),
-        ({"compile": True}, "compile=True needs a CUDA device"),
-        ({"halve": True}, "unknown option.*halve; valid: half, compile, embedding_cache, mask_threshold"),
-        ({"embedding_cache": "yes"}, "embedding_cache must be None, True, False or an EmbeddingCache"),
-    ],
-)
-def test_gpu_only_and_unknown_options_are_refused(options, message):
-    with pytest.raises((ValueError, TypeError), match=message):
-        build(get_spec(NAME), None, torch.device("cpu"), **options)
 
 
 def test_missing_sam2_package_says_how_to_install(weights, monkeypatch):
