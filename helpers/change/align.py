@@ -40,6 +40,12 @@ class Grid:
 
         return tuple(float(v) for v in array_bounds(self.height, self.width, self.transform))
 
+    def shifted(self, dx: float, dy: float) -> Grid:
+        """The same grid moved by (``dx``, ``dy``) map units (east, north): to simulate misregistration."""
+        from affine import Affine
+
+        return Grid(self.crs, Affine.translation(dx, dy) @ self.transform, self.width, self.height)
+
     def matches(self, other: Grid, tolerance: float = 1e-3) -> bool:
         """Same CRS, same size, and transforms equal within ``tolerance`` pixels."""
         if (self.width, self.height) != (other.width, other.height) or self.crs != other.crs:

@@ -26,10 +26,10 @@ from .sar import (
     DEFAULT_EPSILON,
     DEFAULT_SCALE_DB,
     SpeckleFilter,
-    apply_filter,
     check_units,
     difference_image,
     estimate_looks,
+    filter_speckle,
     log_ratio,
     parse_filter,
     to_linear,
@@ -177,7 +177,7 @@ def compute_log_ratio(before, after, out_path, units: str = "linear", speckle_fi
                     for source in (first, second):
                         data, valid = source.read_raw(padded)
                         power, ok = to_linear(data[0], units, valid)
-                        filtered.append((apply_filter(power, ok, speckle_filter, looks), ok))
+                        filtered.append((filter_speckle(power, ok, speckle_filter, looks), ok))
                     inner = (slice(halo, halo + int(window.height)), slice(halo, halo + int(window.width)))
                     valid = filtered[0][1][inner] & filtered[1][1][inner]
                     lr = log_ratio(filtered[0][0][inner], filtered[1][0][inner], epsilon, valid=valid)

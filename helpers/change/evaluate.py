@@ -21,7 +21,7 @@ import numpy as np
 
 from .metrics import change_scores
 from .pipeline import ChangeOptions, detect_change
-from .sar import apply_filter, estimate_looks, naive_log_ratio
+from .sar import estimate_looks, filter_speckle, naive_log_ratio
 from .simulate import simulate_sar_pair
 from .thresholds import Histogram, compute_threshold
 
@@ -68,8 +68,8 @@ def naive_scores(pair, speckle_filter: str = "lee:5", min_area: int = 10) -> dic
     valid = pair.valid if pair.valid is not None else np.ones(pair.shape, bool)
     looks = estimate_looks(pair.before, valid)
     with np.errstate(divide="ignore"):
-        before_db = 10 * np.log10(apply_filter(pair.before.astype(np.float64), valid, speckle_filter, looks))
-        after_db = 10 * np.log10(apply_filter(pair.after.astype(np.float64), valid, speckle_filter, looks))
+        before_db = 10 * np.log10(filter_speckle(pair.before.astype(np.float64), valid, speckle_filter, looks))
+        after_db = 10 * np.log10(filter_speckle(pair.after.astype(np.float64), valid, speckle_filter, looks))
     value = np.abs(naive_log_ratio(before_db, after_db))
     value[~valid] = np.nan
     threshold = compute_threshold("ki", Histogram.of(value))
@@ -86,6 +86,7 @@ def naive_scores(pair, speckle_filter: str = "lee:5", min_area: int = 10) -> dic
 
 def evaluate_simulated(looks=(1, 4), filters=("none", "boxcar:5", "lee:5"), thresholds=("otsu", "ki"),
                        methods=("threshold",), models: dict | None = None, size=(256, 256), seed: int = 0,
+                       classes=None,
                        min_area: int = 10, params: dict | None = None, naive: bool = True,
                        model_filter: str = "lee:5", model_threshold: str = "ki", progress: bool = False) -> list[dict]:
     """Score every combination on simulated pairs (one pair per ``looks`` value, same ``seed``).
@@ -97,6 +98,8 @@ def evaluate_simulated(looks=(1, 4), filters=("none", "boxcar:5", "lee:5"), thre
             with ``model_filter`` and ``model_threshold``.
         models: method -> loaded model or registry name (default: each method's default model).
         size, seed: the simulated pairs.
+        classes: a land-cover map to simulate on (e.g. from ``classes_from_optical``) instead of the
+            synthetic landscape of ``size``.
         min_area: smallest change object (pixels), for all methods.
         params: ``generate`` parameters for ``fastsam`` / ``sam`` (e.g. ``{"imgsz": 512}``).
         naive: add the row of :func:`naive_scores` per pair.
@@ -107,7 +110,7 @@ def evaluate_simulated(looks=(1, 4), filters=("none", "boxcar:5", "lee:5"), thre
     models = dict(models or {})
     runs = []
     for n_looks in looks:
-        pair = simulate_sar_pair(size=size, looks=n_looks, seed=seed)
+        pair = simulate_sar_pair(size=size, looks=n_looks, seed=seed, classes=classes)
         for method in methods:
             if method == "threshold":
                 runs += [(pair, ChangeOptions(speckle_filter=f, threshold=t, min_area=min_area), None)

@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import UserInputError
 
 __all__ = ["UNITS", "FILTERS", "DEFAULT_EPSILON", "DEFAULT_SCALE_DB", "DIFFERENCE_STYLES", "SpeckleFilter",
-           "check_units", "to_linear", "parse_filter", "boxcar", "lee", "estimate_looks", "apply_filter",
+           "check_units", "to_linear", "parse_filter", "boxcar", "lee", "estimate_looks", "filter_speckle",
            "log_ratio", "naive_log_ratio", "difference_image"]
 
 UNITS = ("linear", "db")
@@ -212,9 +212,19 @@ def estimate_looks(power: np.ndarray, valid: np.ndarray | None = None, size: int
     return float(np.median(mean[ok] ** 2 / var[ok]))
 
 
-def apply_filter(power: np.ndarray, valid: np.ndarray, speckle_filter, looks: float | None = None) -> np.ndarray:
-    """Filter linear power with a :class:`SpeckleFilter` (or its text form); ``looks`` for Lee."""
+def filter_speckle(power: np.ndarray, valid: np.ndarray | None = None, speckle_filter="lee:5",
+                   looks: float | None = None) -> np.ndarray:
+    """Speckle-filter LINEAR power (never dB: averaging dB values biases the mean power low).
+
+    Args:
+        power: (H, W) linear power.
+        valid: (H, W) bool (``None``: all valid); invalid pixels are left out of every window and stay 0.
+        speckle_filter: ``"none"``, ``"boxcar:N"``, ``"lee:N"`` (N odd, pixels) or a :class:`SpeckleFilter`.
+        looks: equivalent number of looks for Lee (``None``: :func:`estimate_looks` on ``power``).
+    """
     speckle_filter = parse_filter(speckle_filter)
+    power = np.asarray(power, dtype=np.float64)
+    valid = np.ones(power.shape, bool) if valid is None else np.asarray(valid, bool)
     if speckle_filter.kind == "none":
         return np.where(valid, power, 0.0)
     if speckle_filter.kind == "boxcar":

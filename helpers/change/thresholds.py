@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import UserInputError
 
 __all__ = ["THRESHOLD_METHODS", "HIST_MAX_DB", "HIST_BIN_DB", "Histogram", "Threshold", "otsu",
-           "kittler_illingworth", "parse_threshold", "compute_threshold"]
+           "kittler_illingworth", "parse_threshold", "compute_threshold", "change_threshold"]
 
 THRESHOLD_METHODS = ("otsu", "ki")
 HIST_MAX_DB = 40.0
@@ -165,3 +165,13 @@ def compute_threshold(spec, hist: Histogram | None = None) -> Threshold:
         raise UserInputError(f"threshold {choice!r} needs the histogram of the change image")
     value = otsu(hist) if choice == "otsu" else kittler_illingworth(hist)
     return Threshold(float(value), choice)
+
+
+def change_threshold(log_ratio_db: np.ndarray, method="ki") -> Threshold:
+    """The :class:`Threshold` of an in-memory log-ratio image (dB, signed or not; NaN = nodata).
+
+    Args:
+        log_ratio_db: (H, W) log-ratio in dB; its magnitude is thresholded.
+        method: ``"ki"``, ``"otsu"`` or a value in dB.
+    """
+    return compute_threshold(method, Histogram.of(np.abs(np.asarray(log_ratio_db, dtype=np.float64))))

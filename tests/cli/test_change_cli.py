@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import helpers.cli
 from helpers.change.simulate import simulate_sar_pair
-from helpers.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,6 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def run(*args, env=None):
     return subprocess.run([sys.executable, "-m", "helpers", "change", *map(str, args)], cwd=ROOT,
                           env=dict(os.environ, **(env or {})), capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def main(monkeypatch):
+    """``helpers.cli.main`` with only the ``change`` command registered: the other commands' modules stay
+    unimported (importing ``helpers.preprocess`` would shadow the lazily exported function of that name)."""
+    monkeypatch.setattr(helpers.cli, "COMMAND_MODULES", ("helpers.cli.change",))
+    return helpers.cli.main
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +50,7 @@ def test_one_pair_writes_a_geopackage_and_a_change_geotiff_and_reports_the_thres
     (["--method", "fastsam", "--param", "bogus=1"], "unknown --param bogus"),
     (["--formats", "gpkg,kml"], "unknown --formats kml"),
 ])
-def test_bad_arguments_exit_2_with_one_line_and_write_nothing(pair, tmp_path, capsys, args, message):
+def test_bad_arguments_exit_2_with_one_line_and_write_nothing(main, pair, tmp_path, capsys, args, message):
     out = tmp_path / "out"
     code = main(["change", str(pair["before"]), str(pair["after"]), "--out", str(out), *args])
     err = capsys.readouterr().err
@@ -51,7 +59,7 @@ def test_bad_arguments_exit_2_with_one_line_and_write_nothing(pair, tmp_path, ca
     assert len(err.strip().splitlines()) == 1 and not out.exists()
 
 
-def test_folder_mode_reports_a_pair_without_partner_and_goes_on(pair, tmp_path, capsys):
+def test_folder_mode_reports_a_pair_without_partner_and_goes_on(main, pair, tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "site_before.tif").write_bytes(pair["before"].read_bytes())
@@ -65,7 +73,7 @@ def test_folder_mode_reports_a_pair_without_partner_and_goes_on(pair, tmp_path, 
     assert (tmp_path / "out" / "site.gpkg").is_file()
 
 
-def test_a_model_method_without_weights_offline_exits_3(pair, tmp_path, capsys, monkeypatch):
+def test_a_model_method_without_weights_offline_exits_3(main, pair, tmp_path, capsys, monkeypatch):
     with socket.socket() as sock:  # a port nobody listens on: the download is refused at once
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
