@@ -8,12 +8,15 @@ from SAM / FastSAM), and:
 1. every pair of objects that overlap gets its IoU (intersection over union, in pixels);
 2. pairs are matched one to one, greedily by decreasing IoU, when ``IoU >= min_iou`` (a pond that doubled
    still has IoU 0.5 with its former self; a lake that moved its shore a little has a high IoU);
-3. a matched pair is **grown** when its area rose by more than ``tolerance`` (after/before > 1 + tol),
+3. **merges and splits**: an object left unmatched that is mostly (``min_cover``) covered by an object of
+   the other date joins that object's event (ponds swallowed by a growing lake make the lake's event
+   *grown* from all of them, not "disappeared");
+4. an event is **grown** when its area rose by more than ``tolerance`` (after/before > 1 + tol),
    **shrunk** when it fell by as much (before/after > 1 + tol), **stable** otherwise; an object of the
-   first date left unmatched **disappeared**, one of the second date **appeared**.
+   first date still unmatched **disappeared**, one of the second date **appeared**.
 
-Merges and splits (two ponds becoming one) are one-to-one matched to the best partner; the rest of the
-pieces count as appeared / disappeared. Both dates must be on one grid (see :mod:`helpers.change.align`).
+Each row of the result is one event (``n_before`` / ``n_after`` objects, areas summed). Both dates must be
+on one grid (see :mod:`helpers.change.align`).
 """
 
 from __future__ import annotations
@@ -36,11 +39,13 @@ class ObjectChange:
     """Objects of two dates matched across them.
 
     Attributes:
-        rows: one dict per event: ``status``, ``before_id`` / ``after_id`` (0 when absent),
-            ``area_before_m2``, ``area_after_m2``, ``area_change_m2``, ``iou`` (NaN when unmatched).
-        status_map: uint8 (H, W): each pixel of an object gets its object's status code
-            (:data:`STATUS_CODES`); appeared objects are drawn from the second date, disappeared ones from the
-            first, matched ones as the union of both footprints.
+        rows: one dict per event: ``status``, ``before_id`` / ``after_id`` (the largest object of each date
+            in the event, 0 when none), ``n_before`` / ``n_after`` (objects of each date in the event),
+            ``iou`` (of the one-to-one match; NaN for events made by merging or unmatched objects),
+            ``area_before_m2``, ``area_after_m2``, ``area_change_m2`` (summed over the event's objects).
+        status_map: uint8 (H, W): each pixel of an object gets its event's status code
+            (:data:`STATUS_CODES`): appeared objects are drawn from the second date, disappeared ones from the
+            first, the others as the union of their footprints on both dates.
         pixel_area_m2: ground area of one pixel (areas are pixel counts times this).
     """
 
@@ -49,7 +54,7 @@ class ObjectChange:
     pixel_area_m2: float
 
     def counts(self) -> dict:
-        """status -> number of objects."""
+        """status -> number of events."""
         found = {s: 0 for s in STATUSES}
         for row in self.rows:
             found[row["status"]] += 1
@@ -63,14 +68,16 @@ class ObjectChange:
         return found
 
     def summary_rows(self) -> list[dict]:
-        """One row per status: ``status``, ``objects``, ``area_before_m2``, ``area_after_m2``, ``area_change_m2``."""
+        """One row per status: ``status``, ``events``, ``objects_before``, ``objects_after``,
+        ``area_before_m2``, ``area_after_m2``, ``area_change_m2``."""
         table = []
         for status in STATUSES:
             rows = [r for r in self.rows if r["status"] == status]
             before = float(sum(r["area_before_m2"] for r in rows))
             after = float(sum(r["area_after_m2"] for r in rows))
-            table.append({"status": status, "objects": len(rows), "area_before_m2": before, "area_after_m2": after,
-                          "area_change_m2": after - before})
+            table.append({"status": status, "events": len(rows), "objects_before": sum(r["n_before"] for r in rows),
+                          "objects_after": sum(r["n_after"] for r in rows), "area_before_m2": before,
+                          "area_after_m2": after, "area_change_m2": after - before})
         return table
 
 
@@ -113,23 +120,26 @@ def select_segments(labels: np.ndarray, mask: np.ndarray, min_fraction: float = 
 
 def match_objects_across_dates(before: np.ndarray, after: np.ndarray, min_iou: float = 0.2,
                                tolerance: float = 0.25, pixel_area_m2: float = 1.0,
-                               valid: np.ndarray | None = None) -> ObjectChange:
-    """Match the objects of two dates and classify each (see the module docstring).
+                               valid: np.ndarray | None = None, min_cover: float = 0.5) -> ObjectChange:
+    """Match the objects of two dates and classify each event (see the module docstring).
 
     Args:
         before, after: (H, W) int label rasters (0 = none) on ONE grid.
-        min_iou: smallest IoU of a match.
-        tolerance: relative area change below which a matched object is stable (0.25 = 25 %).
+        min_iou: smallest IoU of a one-to-one match.
+        tolerance: relative area change below which an event is stable (0.25 = 25 %).
         pixel_area_m2: ground area of a pixel, for the areas in m².
         valid: (H, W) bool: pixels valid on both dates (objects are counted inside it only).
+        min_cover: an object left unmatched joins the event of the object of the other date that covers
+            at least this share of it (merges and splits).
     """
     before = np.asarray(before).astype(np.int64)
     after = np.asarray(after).astype(np.int64)
     if before.shape != after.shape:
         raise UserInputError(f"the two dates are on different grids: {before.shape} vs {after.shape}; align them "
                              "first (helpers.change.align)")
-    if not 0 < min_iou <= 1 or tolerance < 0:
-        raise UserInputError(f"need 0 < min_iou <= 1 and tolerance >= 0, got {min_iou}, {tolerance}")
+    if not 0 < min_iou <= 1 or tolerance < 0 or not 0 < min_cover <= 1:
+        raise UserInputError(f"need 0 < min_iou <= 1, tolerance >= 0 and 0 < min_cover <= 1, got {min_iou}, "
+                             f"{tolerance}, {min_cover}")
     if valid is not None:
         before = np.where(valid, before, 0)
         after = np.where(valid, after, 0)
@@ -140,39 +150,70 @@ def match_objects_across_dates(before: np.ndarray, after: np.ndarray, min_iou: f
     keys, inter = np.unique(before[both] * (na + 1) + after[both], return_counts=True)
     ib, ia = keys // (na + 1), keys % (na + 1)
     iou = inter / (area_b[ib] + area_a[ia] - inter)
-    matched_b, matched_a = {}, set()
+    # 1. one-to-one matches by decreasing IoU
+    event_of_b, event_of_a, events = {}, {}, []
     for k in np.argsort(-iou, kind="stable"):
         if iou[k] < min_iou:
             break
         b, a = int(ib[k]), int(ia[k])
-        if b in matched_b or a in matched_a:
+        if b in event_of_b or a in event_of_a:
             continue
-        matched_b[b] = (a, float(iou[k]))
-        matched_a.add(a)
+        event_of_b[b] = event_of_a[a] = len(events)
+        events.append({"before": [b], "after": [a], "iou": float(iou[k])})
+    # 2. merges and splits: an unmatched object joins the event of the object that covers most of it
+    best_after, best_before = {}, {}
+    for b, a, n in zip(ib.tolist(), ia.tolist(), inter.tolist(), strict=True):
+        if n >= min_cover * area_b[b] and n > best_after.get(b, (0, 0))[1]:
+            best_after[b] = (a, n)
+        if n >= min_cover * area_a[a] and n > best_before.get(a, (0, 0))[1]:
+            best_before[a] = (b, n)
+    for b in range(1, nb + 1):
+        if area_b[b] and b not in event_of_b and b in best_after:
+            a = best_after[b][0]
+            if a not in event_of_a:
+                event_of_a[a] = len(events)
+                events.append({"before": [], "after": [a], "iou": float("nan")})
+            event_of_b[b] = event_of_a[a]
+            events[event_of_a[a]]["before"].append(b)
+    for a in range(1, na + 1):
+        if area_a[a] and a not in event_of_a and a in best_before:
+            b = best_before[a][0]
+            if b not in event_of_b:
+                event_of_b[b] = len(events)
+                events.append({"before": [b], "after": [], "iou": float("nan")})
+            event_of_a[a] = event_of_b[b]
+            events[event_of_b[b]]["after"].append(a)
+    # 3. the rest appeared or disappeared
+    for b in range(1, nb + 1):
+        if area_b[b] and b not in event_of_b:
+            event_of_b[b] = len(events)
+            events.append({"before": [b], "after": [], "iou": float("nan")})
+    for a in range(1, na + 1):
+        if area_a[a] and a not in event_of_a:
+            event_of_a[a] = len(events)
+            events.append({"before": [], "after": [a], "iou": float("nan")})
     rows = []
     status_before = np.zeros(nb + 1, np.uint8)
     status_after = np.zeros(na + 1, np.uint8)
-    for b in range(1, nb + 1):
-        if area_b[b] == 0:
-            continue
-        if b in matched_b:
-            a, overlap = matched_b[b]
-            ratio = area_a[a] / area_b[b]
-            status = "grown" if ratio > 1 + tolerance else "shrunk" if 1 / ratio > 1 + tolerance else "stable"
-            status_after[a] = STATUS_CODES[status]
+    for event in events:
+        px_before = int(sum(area_b[b] for b in event["before"]))
+        px_after = int(sum(area_a[a] for a in event["after"]))
+        if not px_after:
+            status = "disappeared"
+        elif not px_before:
+            status = "appeared"
         else:
-            a, overlap, status = 0, float("nan"), "disappeared"
-        status_before[b] = STATUS_CODES[status]
-        rows.append({"status": status, "before_id": b, "after_id": a, "iou": round(overlap, 3),
-                     "area_before_m2": float(area_b[b] * pixel_area_m2),
-                     "area_after_m2": float(area_a[a] * pixel_area_m2) if a else 0.0})
-    for a in range(1, na + 1):
-        if area_a[a] and a not in matched_a:
-            status_after[a] = STATUS_CODES["appeared"]
-            rows.append({"status": "appeared", "before_id": 0, "after_id": a, "iou": float("nan"),
-                         "area_before_m2": 0.0, "area_after_m2": float(area_a[a] * pixel_area_m2)})
-    for row in rows:
-        row["area_change_m2"] = row["area_after_m2"] - row["area_before_m2"]
+            ratio = px_after / px_before
+            status = "grown" if ratio > 1 + tolerance else "shrunk" if 1 / ratio > 1 + tolerance else "stable"
+        status_before[event["before"]] = STATUS_CODES[status]
+        status_after[event["after"]] = STATUS_CODES[status]
+        main_b = max(event["before"], key=lambda i: area_b[i], default=0)
+        main_a = max(event["after"], key=lambda i: area_a[i], default=0)
+        rows.append({"status": status, "before_id": int(main_b), "after_id": int(main_a),
+                     "n_before": len(event["before"]), "n_after": len(event["after"]),
+                     "iou": round(event["iou"], 3), "area_before_m2": px_before * float(pixel_area_m2),
+                     "area_after_m2": px_after * float(pixel_area_m2),
+                     "area_change_m2": (px_after - px_before) * float(pixel_area_m2)})
+    # where footprints of events with different fates overlap, the higher code is drawn
     status_map = np.maximum(status_before[before], status_after[after])
-    # where footprints of objects with different fates overlap (rare), the higher code is drawn
     return ObjectChange(rows, status_map.astype(np.uint8), float(pixel_area_m2))

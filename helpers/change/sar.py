@@ -19,6 +19,8 @@ The order matters, and the public change-detection recipes often get it wrong:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import UserInputError
@@ -55,6 +57,9 @@ def check_units(values: np.ndarray, units: str, name: str = "input") -> None:
         UserInputError: ``"linear"`` with more than 1 % negative values (power cannot be negative: dB?);
             ``"db"`` with no negative value and a median below 1 (linear sigma0 is ~0.001-1; dB values of
             land and water are mostly negative).
+
+    Warns:
+        UserWarning: ``"linear"`` with a median above 10 (digital numbers or amplitude, not calibrated power).
     """
     if units not in UNITS:
         raise UserInputError(f"units must be one of {', '.join(UNITS)}; got {units!r}")
@@ -69,6 +74,11 @@ def check_units(values: np.ndarray, units: str, name: str = "input") -> None:
     if units == "db" and negative == 0 and float(np.median(values)) < 1.0:
         raise UserInputError(f"{name}: no negative value and a median of {np.median(values):.3g}: this looks like "
                              "linear power, not dB (pass units='linear' / --units linear)")
+    if units == "linear" and float(np.median(values)) > 10.0:
+        warnings.warn(f"{name}: median value {np.median(values):.3g} is far above calibrated backscatter "
+                      "(sigma0 is ~0.001-1): uncalibrated digital numbers or amplitude? Calibrate to sigma0 / "
+                      "gamma0 intensity first (an amplitude log-ratio is half the intensity one in dB)",
+                      UserWarning, stacklevel=2)
 
 
 def to_linear(data: np.ndarray, units: str, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import UserInputError
 
 __all__ = ["CLASSES", "CLASS_DB", "CHANGES", "NO_CHANGE", "INCREASE", "DECREASE", "ChangeSpec", "SimulatedPair",
-           "synthetic_landscape", "classes_from_optical", "simulate_sar_pair"]
+           "synthetic_landscape", "majority_filter", "classes_from_optical", "simulate_sar_pair"]
 
 WATER, FIELD, FOREST, BUILT, BARE = 1, 2, 3, 4, 5
 CLASSES = {WATER: "water", FIELD: "field", FOREST: "forest", BUILT: "built-up", BARE: "bare soil"}
@@ -182,13 +182,31 @@ def synthetic_landscape(size=(256, 256), seed: int = 0) -> np.ndarray:
     return classes
 
 
-def classes_from_optical(swir1, nir, red, green, valid=None) -> np.ndarray:
+def majority_filter(classes: np.ndarray, size: int = 3) -> np.ndarray:
+    """Each pixel takes the most frequent class of its ``size`` x ``size`` window (0 = nodata stays 0)."""
+    from scipy.ndimage import uniform_filter
+
+    classes = np.asarray(classes, np.uint8)
+    if size <= 1:
+        return classes.copy()
+    values = [v for v in np.unique(classes) if v != 0]
+    if not values:
+        return classes.copy()
+    shares = np.stack([uniform_filter((classes == v).astype(np.float32), size, mode="nearest") for v in values])
+    out = np.asarray(values, np.uint8)[np.argmax(shares, axis=0)]
+    out[classes == 0] = 0
+    return out
+
+
+def classes_from_optical(swir1, nir, red, green, valid=None, smooth: int = 3) -> np.ndarray:
     """Land cover (uint8, :data:`CLASSES`) from four optical bands (any consistent scaling, e.g. Landsat).
 
     Rules (approximate; this is a *derived* map, not a reference): water where MNDWI = (green - swir1) /
     (green + swir1) > 0; bare soil where NDVI = (nir - red) / (nir + red) < 0.4; among vegetation, forest
     where SWIR1 is below its median (dense canopies are darker in SWIR) and fields elsewhere. Built-up
     areas cannot be told from bare soil with these bands: they become bare soil. Invalid pixels are 0.
+    A ``smooth`` x ``smooth`` majority filter then removes single-pixel salt and pepper (land cover comes in
+    parcels; isolated pixels would make the simulated backscatter a speckle-like texture).
     """
     swir1, nir, red, green = (np.asarray(b, dtype=np.float64) for b in (swir1, nir, red, green))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -204,7 +222,7 @@ def classes_from_optical(swir1, nir, red, green, valid=None) -> np.ndarray:
         classes[vegetation & (swir1 < np.median(swir1[vegetation]))] = FOREST
     classes[ok & (mndwi <= 0) & (ndvi < 0.4)] = BARE
     classes[ok & (mndwi > 0)] = WATER
-    return classes
+    return majority_filter(classes, smooth)
 
 
 # ---- changes ---------------------------------------------------------------------------------------
@@ -239,9 +257,13 @@ def _footprint(spec: ChangeSpec, classes, taken, rng) -> np.ndarray | None:
         if not ok:
             return None
         return labels == ok[rng.integers(len(ok))]
-    height = max(4, int(round(spec.size * s)))
-    width = max(4, int(round(height * spec.aspect)))
-    spot = _place_rect(classes, spec.source, height, width, binary_dilation(taken, iterations=3), rng)
+    spot = None
+    for scale in (1.0, 0.75, 0.5):  # a smaller patch where the land cover offers no room for the full one
+        height = max(4, int(round(spec.size * s * scale)))
+        width = max(4, int(round(height * spec.aspect)))
+        spot = _place_rect(classes, spec.source, height, width, binary_dilation(taken, iterations=3), rng)
+        if spot is not None:
+            break
     if spot is None:
         return None
     mask = np.zeros(classes.shape, bool)

@@ -34,19 +34,35 @@ def test_each_object_gets_its_status_and_areas():
 
 
 def test_the_iou_and_area_tolerances_decide():
-    before, after = scene()
-    strict = match_objects_across_dates(before, after, min_iou=0.3)  # the shrunk object (IoU 0.25) no longer matches
-    assert strict.counts()["shrunk"] == 0 and strict.counts()["disappeared"] == 2
+    before, after = np.zeros((10, 40), int), np.zeros((10, 40), int)
+    before[:, 0:10], after[:, 6:16] = 1, 1  # a pond that moved: IoU 40 / 160 = 0.25, 40 % covered
+    before[:, 20:30], after[:, 20:40] = 2, 2  # doubled
+    default = match_objects_across_dates(before, after)
+    assert sorted(r["status"] for r in default.rows) == ["grown", "stable"]
+    strict = match_objects_across_dates(before, after, min_iou=0.3)  # the moved pond no longer matches
+    assert sorted(r["status"] for r in strict.rows) == ["appeared", "disappeared", "grown"]
     loose = match_objects_across_dates(before, after, tolerance=1.5)  # x2 is within 150 %
-    assert loose.counts()["grown"] == 0 and loose.counts()["stable"] == 2
+    assert sorted(r["status"] for r in loose.rows) == ["stable", "stable"]
 
 
-def test_one_to_one_matching_by_best_iou():
-    before, after = np.zeros((10, 30), int), np.zeros((10, 30), int)
-    before[:, :10], before[:, 12:20] = 1, 2  # two ponds merge into one
-    after[:, :20] = 1
+def test_ponds_swallowed_by_a_growing_lake_are_one_grown_event_not_disappeared():
+    before, after = np.zeros((10, 40), int), np.zeros((10, 40), int)
+    before[:, :10], before[:, 12:20], before[:, 25:27] = 1, 2, 3  # three ponds ...
+    after[:, :30] = 1  # ... under one lake
+    result = match_objects_across_dates(before, after)
+    assert len(result.rows) == 1
+    row = result.rows[0]
+    assert (row["status"], row["before_id"], row["after_id"], row["n_before"], row["n_after"]) == ("grown", 1, 1, 3, 1)
+    assert row["area_before_m2"] == 200 and row["area_after_m2"] == 300
+    assert (result.status_map[:, :30] == STATUS_CODES["grown"]).all()
+
+
+def test_a_lake_split_into_pieces_is_one_event():
+    before, after = np.zeros((10, 40), int), np.zeros((10, 40), int)
+    before[:, :30] = 1
+    after[:, :10], after[:, 20:24] = 1, 2  # what is left of it
     rows = match_objects_across_dates(before, after).rows
-    assert {(r["before_id"], r["after_id"], r["status"]) for r in rows} == {(1, 1, "grown"), (2, 0, "disappeared")}
+    assert [(r["status"], r["n_before"], r["n_after"]) for r in rows] == [("shrunk", 1, 2)]
 
 
 def test_objects_outside_the_valid_area_do_not_count_and_grids_must_match():

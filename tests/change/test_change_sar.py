@@ -38,6 +38,11 @@ def test_positive_small_db_values_are_refused_as_probably_linear():
         check_units(power, "amplitude")
 
 
+def test_uncalibrated_numbers_are_warned_about():
+    with pytest.warns(UserWarning, match="uncalibrated digital numbers or amplitude"):
+        check_units(np.random.default_rng(0).uniform(50, 3000, 1000), "linear", "dn.tif")
+
+
 def test_to_linear_converts_db_and_marks_non_positive_power_invalid():
     power, ok = to_linear(np.array([[-10.0, 0.0, np.nan]]), "db")
     assert np.allclose(power[0, :2], [0.1, 1.0]) and ok.tolist() == [[True, True, False]]

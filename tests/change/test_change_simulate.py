@@ -11,6 +11,7 @@ from helpers.change.simulate import (
     FOREST,
     WATER,
     classes_from_optical,
+    majority_filter,
     simulate_sar_pair,
 )
 from helpers.errors import UserInputError
@@ -80,8 +81,18 @@ def test_land_cover_from_optical_bands():
     swir1 = np.array([[20.0, 60, 40, 100]])
     nir = np.array([[10.0, 200, 200, 60]])
     red = np.array([[10.0, 20, 20, 50]])
-    classes = classes_from_optical(swir1, nir, red, green)
+    classes = classes_from_optical(swir1, nir, red, green, smooth=1)
     # water (green > swir1), field (bright SWIR vegetation), forest (dark SWIR vegetation), bare (low NDVI)
     assert classes.tolist() == [[WATER, FIELD, FOREST, BARE]]
     pair = simulate_sar_pair(classes=np.tile(np.repeat(classes, 24, axis=1), (96, 1)), seed=0, changes=())
     assert pair.shape == (96, 96) and pair.changes == [] and pair.truth.max() == 0
+
+
+def test_majority_filter_removes_salt_and_pepper_but_keeps_parcels_and_nodata():
+    classes = np.full((20, 20), FIELD, np.uint8)
+    classes[:, 10:] = FOREST
+    classes[5, 5] = FOREST  # an isolated pixel
+    classes[0, 0] = 0  # nodata
+    smoothed = majority_filter(classes, 3)
+    assert smoothed[5, 5] == FIELD and smoothed[0, 0] == 0
+    assert (smoothed[:, 10:] == FOREST).all() and (smoothed[1:, :10] == FIELD).all()
