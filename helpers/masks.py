@@ -187,6 +187,19 @@ class Masks:
         ax.set_axis_off()
         return ax
 
+    # ---- accuracy (implemented in helpers.metrics) ---------------------------------------------
+    def evaluate(self, reference, **options):
+        """Score these masks against reference data (label raster, mask, vector file / GeoDataFrame in
+        any CRS): object F1 and mean IoU, pixel IoU/Dice, boundary F. See :func:`helpers.metrics.evaluate`
+        for ``options`` (``iou_threshold``, ``tolerance_m``, ``tolerance_px``, ``method``, ``time_s``).
+
+        Returns an :class:`helpers.metrics.Evaluation` (``print(...)`` shows a table; ``.objects`` has one
+        row per reference object). Masks from smoke weights are scored too, and say so.
+        """
+        from .metrics import evaluate
+
+        return evaluate(self, reference, **options)
+
     # ---- export (implemented in helpers.export) -------------------------------------------------
     def to_geotiff(self, path, **options):
         """Write uint32 instance labels as a GeoTIFF; see :func:`helpers.export.write_label_geotiff`."""

@@ -10,7 +10,7 @@ in linear power, and scenes far larger than memory. Everything here works on win
 * :func:`read_scene` reads a whole file into a :class:`~helpers.scene.Scene`.
 * :func:`as_scene` turns whatever a user passes to ``set_image`` (array, path, Scene) into a Scene.
 
-(:mod:`helpers.preprocess` converts whole files and folder trees with these readers.)
+(:mod:`helpers.preprocessing` converts whole files and folder trees with these readers.)
 
 Conventions:
 

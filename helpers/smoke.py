@@ -16,10 +16,23 @@ from pathlib import Path
 from .config import home_dir
 from .registry import get_spec
 
-__all__ = ["SMOKE_BANNER", "SMOKE_KEY", "attach_smoke_marker", "read_smoke_marker", "smoke_weights_path"]
+__all__ = ["SMOKE_BANNER", "SMOKE_KEY", "attach_smoke_marker", "read_smoke_marker", "smoke_note",
+           "smoke_weights_path"]
 
 SMOKE_BANNER = "untrained weights — masks are meaningless"
 SMOKE_KEY = "sam_rs_smoke"
+
+
+def smoke_note(*results) -> str:
+    """``"⚠ untrained weights — masks are meaningless"`` when any of ``results`` came from smoke weights.
+
+    Takes anything with a ``smoke`` attribute (``Masks``, models, ``Evaluation``) or a sequence of them;
+    returns ``""`` otherwise, so a figure title can always end with it.
+    """
+    flat = []
+    for item in results:
+        flat.extend(item if isinstance(item, (list, tuple)) else [item])
+    return f"⚠ {SMOKE_BANNER}" if any(bool(getattr(item, "smoke", False)) for item in flat) else ""
 
 
 def attach_smoke_marker(checkpoint, name: str):

@@ -68,19 +68,21 @@ class Recording:
         return len(self.cache)
 
 
-def install_blob_decoder(sam):
+def install_blob_decoder(sam, image_sized: bool = False):
     """Give ``sam``'s decoder structured outputs for testing; returns an undo function.
 
     The upscaled embedding becomes 32 fixed smooth blobs and the hypernetworks / IoU head turn the
     (real, random-weight) transformer's output tokens into strongly prompt-dependent weights, so each
     prompt yields a different smooth shape: NMS, stability, IoU and crop-edge filters all matter.
+    ``image_sized``: the blobs become holes in a positive plateau, so every mask covers most of the crop (what
+    untrained weights give on real scenes): the case where restricting upscaling to a mask's region saves nothing.
     """
     decoder = sam.mask_decoder
     rng = np.random.default_rng(7)
     yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
     centres, radii = rng.uniform(20, 236, (32, 2)), rng.uniform(8, 60, 32)
     blobs = np.stack([np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r)) for (cx, cy), r in zip(centres, radii)])
-    basis = torch.as_tensor(12.0 * (blobs - 0.15), dtype=torch.float32)[None]
+    basis = torch.as_tensor(12.0 * (0.5 - blobs) if image_sized else 12.0 * (blobs - 0.15), dtype=torch.float32)[None]
     mixing = torch.as_tensor(rng.normal(size=(len(decoder.output_hypernetworks_mlps), 256, 32)), dtype=torch.float32)
     iou_mixing = torch.as_tensor(rng.normal(size=(256, len(decoder.output_hypernetworks_mlps))), dtype=torch.float32)
     patched = [decoder, decoder.output_upscaling, decoder.iou_prediction_head, *decoder.output_hypernetworks_mlps]
@@ -90,7 +92,8 @@ def install_blob_decoder(sam):
     decoder.output_upscaling.forward = lambda src: basis.expand(src.shape[0], -1, -1, -1)
     decoder.iou_prediction_head.forward = lambda q: torch.sigmoid(3 * torch.sin(200 * q @ iou_mixing))
     for i, mlp in enumerate(decoder.output_hypernetworks_mlps):
-        mlp.forward = lambda q, i=i: torch.sin(200 * q @ mixing[i])
+        power = 2 if image_sized else 1  # non-negative weights keep the plateau positive: image-sized masks
+        mlp.forward = lambda q, i=i, power=power: torch.sin(200 * q @ mixing[i]) ** power
 
     def undo():
         for module in patched:
@@ -331,6 +334,31 @@ def test_patched_postprocess_is_used(sam, image):
     assert official_postprocess(sam)
     assert calls
     assert_same(ours, theirs)
+
+
+def test_image_sized_masks_are_upscaled_only_when_they_survive_nms(sam, image, monkeypatch):
+    """Thresholds 0 and image-sized masks: exact boxes first, NMS, then only the survivors are upscaled."""
+    from helpers.amg.upscale import UpscaleGeometry
+
+    upscaled = []
+    real_upscale = UpscaleGeometry.upscale
+
+    def counting(self, low_res, threshold, offset):
+        upscaled.append(len(low_res))
+        return real_upscale(self, low_res, threshold, offset)
+
+    params = {"points_per_side": 6, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "points_per_batch": 16}
+    undo = install_blob_decoder(sam, image_sized=True)
+    try:
+        theirs = official(sam, image, fake_encode, **params)
+        monkeypatch.setattr(UpscaleGeometry, "upscale", counting)
+        ours = generate_sam(sam, image, fake_encode, progress=False, **params)
+    finally:
+        undo()
+    assert_same(ours, theirs)
+    areas = ours["masks"].reshape(len(ours["masks"]), -1).mean(axis=1)
+    assert len(ours["masks"]) and areas.min() > 0.3  # image-sized indeed
+    assert sum(upscaled) == len(ours["masks"]) < 36 * 3  # survivors only, not all 108 candidates
 
 
 def test_patched_decoder_runs_its_own_forward(sam):

@@ -21,12 +21,12 @@ def table_rows(text: str, first_column: str) -> list[list[str]]:
 
 def test_amg_benchmark_prints_official_vs_ours(capsys, smoke_weights):
     smoke_weights("sam_vit_b")
-    assert load_script("amg").main(["--sides", "2", "--size", "64", "--repeats", "1"]) == 0
+    assert load_script("amg").main(["--sides", "2", "--size", "64", "--repeats", "1", "--scenes", "landsat"]) == 0
     out = capsys.readouterr().out
     assert "embedding excluded" in out and "masks are meaningless" in out
-    rows = table_rows(out, "2x2")
-    # final table: points, thresholds, official (s), ours (s), official/ours, points decoded, masks "a / b"
-    settings = [" ".join(row[1:-7]) for row in rows[-3:]]
+    # final table: scene, points, thresholds, area, official (s), ours (s), official/ours, decoded, masks "a / b"
+    rows = [row for row in table_rows(out, "landsat") if row[1] == "2x2"]
+    settings = [" ".join(row[2:-8]) for row in rows[-3:]]
     assert settings == ["defaults", "iou median", "keep all"]
     for row in rows[-3:]:
         assert all(float(value) > 0 for value in row[-7:-4])

@@ -51,17 +51,24 @@ UPSCALE_CHUNK = 16  # masks upscaled at once: (16, 1024, 1024) float32 = 64 MiB
 
 # ---- one crop ------------------------------------------------------------------------------------------
 class _Candidates:
-    """Masks kept so far (crop frame), each stored cropped to its box to keep memory small."""
+    """Masks kept so far (crop frame), each stored cropped to its box to keep memory small.
+
+    A *deferred* candidate has its exact box but no mask yet (``pieces[i]`` is ``None``): its point (model
+    input coordinates) and candidate number are kept, and the mask is computed only if it survives NMS.
+    """
 
     def __init__(self):
         self.iou, self.stability, self.points, self.boxes, self.pieces = [], [], [], [], []
+        self.inputs, self.which = [], []  # deferred candidates: point in model input coordinates, candidate 0-2
 
-    def add(self, pieces: list, boxes, iou, stability, points):
+    def add(self, pieces: list, boxes, iou, stability, points, inputs=None, which=None):
         self.pieces.extend(pieces)
         self.boxes.append(boxes.cpu())
         self.iou.append(iou.cpu())
         self.stability.append(stability.cpu())
         self.points.append(points)
+        self.inputs.append(np.full((len(pieces), 2), np.nan) if inputs is None else inputs)
+        self.which.append(np.full(len(pieces), -1) if which is None else which)
 
     def __len__(self):
         return len(self.pieces)
@@ -136,7 +143,17 @@ def _process_batch(sam, features, points, p, geometry, input_hw, crop_hw, crop_b
     idx = torch.nonzero(keep)[:, 0]
     if len(idx) == 0:
         return
-    if official_postprocess(sam) and low_res.device.type == "cpu":  # an accelerator prefers one batched resize
+    on_cpu = official_postprocess(sam) and low_res.device.type == "cpu"  # an accelerator prefers one batched resize
+    if on_cpu and p["stability_score_thresh"] == 0.0:
+        # Nothing needs a mask before NMS (no stability filter): exact boxes now, masks for NMS survivors only.
+        boxes = geometry.boxes(low_res[rows[idx]], threshold)
+        chosen = ~is_box_near_crop_edge(boxes, crop_box, image_box)
+        picked = idx[chosen].cpu().numpy()
+        candidates = len(iou) // len(points)
+        out.add([None] * len(picked), boxes[chosen], iou[idx][chosen], torch.full((len(picked),), float("nan")),
+                points3[picked], inputs=points_input[picked // candidates], which=picked % candidates)
+        return
+    if on_cpu:
         pieces, boxes, stability = geometry.upscale(low_res[rows[idx]], threshold, offset)
     else:
         pieces, boxes, stability = _upscale_with_model(sam, low_res[rows[idx]], input_hw, crop_hw, threshold, offset)
@@ -170,6 +187,7 @@ def _process_crop(sam, image, encode, crop_box, grid, p, image_hw, bar):
         bar.update(1)
     boxes, iou, stability, pts = found.tensors()
     keep = batched_nms(boxes.float(), iou, torch.zeros(len(boxes)), iou_threshold=p["box_nms_thresh"]).numpy()
+    _materialise(sam, features, found, keep, p, geometry, boxes, stability)
     offset = torch.tensor([x0, y0, x0, y0])
     return {
         "boxes": boxes[keep] + offset,
@@ -179,6 +197,28 @@ def _process_crop(sam, image, encode, crop_box, grid, p, image_hw, bar):
         "pieces": [found.pieces[i] for i in keep],
         "crop_boxes": torch.tensor([crop_box] * len(keep), dtype=torch.int64).reshape(-1, 4),
     }
+
+
+def _materialise(sam, features, found: _Candidates, keep: np.ndarray, p: dict, geometry, boxes, stability) -> None:
+    """Compute the masks of deferred candidates that survived NMS (in place: ``found.pieces``, ``boxes`` and
+    ``stability`` at their rows), decoding their points again, ``points_per_batch`` at a time."""
+    deferred = np.array([i for i in keep if found.pieces[i] is None], dtype=np.int64)
+    if deferred.size == 0:
+        return
+    inputs, which = np.concatenate(found.inputs), np.concatenate(found.which)
+    batch = int(p["points_per_batch"])
+    for start in range(0, len(deferred), batch):
+        rows_here = deferred[start : start + batch]
+        # every point decoded: its candidate passed pred_iou_thresh once, rounding must not drop it now
+        low_res, _, rows = _decode_points(sam, features, inputs[rows_here], 0.0)
+        candidates = len(rows) // len(rows_here)
+        chosen = rows[np.arange(len(rows_here)) * candidates + which[rows_here]]
+        pieces, new_boxes, new_stability = geometry.upscale(low_res[chosen], sam.mask_threshold,
+                                                             p["stability_score_offset"])
+        for k, i in enumerate(rows_here.tolist()):
+            found.pieces[i] = pieces[k]
+        boxes[rows_here] = new_boxes
+        stability[rows_here] = new_stability
 
 
 # ---- small regions -------------------------------------------------------------------------------------

@@ -239,11 +239,12 @@ class SamModel(SegmentationModel):
         prompts = prepare_prompts(scene, points=points, labels=labels, boxes=boxes, crs=crs)
         n_boxes = 1 if prompts.boxes is None else prompts.boxes.shape[0]
         mask_tensor = self._mask_input_tensor(mask_input, n_boxes)
-        masks, scores, low_res = self._decode(prompts, mask_tensor, multimask)
-        if n_boxes > 1 and multimask:
+        scores, low_res = self._decode(prompts, mask_tensor, multimask)
+        if n_boxes > 1 and multimask:  # one mask per box, the best candidate: chosen before upscaling
             best = scores.argmax(dim=1)
             rows = torch.arange(n_boxes)
-            masks, scores, low_res = (t[rows, best][:, None] for t in (masks, scores, low_res))
+            scores, low_res = (t[rows, best][:, None] for t in (scores, low_res))
+        masks = self._upscale(low_res)
         result = self._result(
             masks.flatten(0, 1).cpu().numpy(),
             scores.flatten(0, 1).float().cpu().numpy(),
@@ -263,8 +264,16 @@ class SamModel(SegmentationModel):
         return tensor.expand(n_boxes, -1, -1, -1) if tensor.shape[0] != n_boxes else tensor
 
     @torch.no_grad()
+    def _upscale(self, low_res: torch.Tensor) -> torch.Tensor:
+        """Binary masks (B, C, H, W) of low-res logits (B, C, 256, 256), exactly as ``SamPredictor`` makes
+        them (``postprocess_masks``, each mask independently: a subset gives the same pixels)."""
+        upscaled = self.sam.postprocess_masks(low_res, self.embedding.input_size, self.embedding.original_size)
+        return upscaled > self.sam.mask_threshold
+
+    @torch.no_grad()
     def _decode(self, prompts: Prompts, mask_tensor, multimask: bool):
-        """SamPredictor.predict/predict_torch on the cached embedding: returns B x C tensors."""
+        """SamPredictor.predict_torch's prompt encoder and mask decoder on the cached embedding: B x C scores
+        and low-res logits (upscaling is :meth:`_upscale`, done only for the masks that are returned)."""
         device, original = self.sam.device, self.embedding.original_size
         n_boxes = 1 if prompts.boxes is None else prompts.boxes.shape[0]
         point_pair = None
@@ -284,8 +293,7 @@ class SamModel(SegmentationModel):
             dense_prompt_embeddings=dense,
             multimask_output=multimask,
         )
-        upscaled = self.sam.postprocess_masks(low_res, self.embedding.input_size, original)
-        return upscaled > self.sam.mask_threshold, scores, low_res
+        return scores, low_res
 
     # ---- everything mode ------------------------------------------------------------------------
     def generate(self, **params) -> Masks:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..preprocess import preprocess
+from ..preprocessing import preprocess
 from ..raster import DEFAULT_SAR_DB_RANGE, DEFAULT_STRETCH
 
 

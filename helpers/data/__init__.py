@@ -1,6 +1,8 @@
-"""Data for the lessons and tests: real sample scenes (:mod:`~helpers.data.samples`) and synthetic scenes
-with known ground truth (:mod:`~helpers.data.synthetic`)."""
+"""Data for the lessons and tests: real sample scenes (:mod:`~helpers.data.samples`), real imagery with
+reference data for the case studies (:mod:`~helpers.data.real`) and synthetic scenes with known ground
+truth (:mod:`~helpers.data.synthetic`)."""
 
+from .real import LANDSAT_YEARS, NAIP_DATES, REAL_DATA, list_real_data, real_data_path, real_data_url
 from .samples import (
     DATA_DIR_ENV,
     LANDSAT_COMPOSITES,
@@ -26,6 +28,12 @@ from .synthetic import (
 
 __all__ = [
     "DATA_DIR_ENV",
+    "LANDSAT_YEARS",
+    "NAIP_DATES",
+    "REAL_DATA",
+    "list_real_data",
+    "real_data_path",
+    "real_data_url",
     "DEFAULT_RESOLUTION",
     "LANDSAT_COMPOSITES",
     "SAMPLE_READ_OPTIONS",

@@ -1,4 +1,4 @@
-"""helpers.preprocess and ``python -m helpers preprocess``: files and folder trees -> 8-bit RGB GeoTIFFs."""
+"""helpers.preprocessing and ``python -m helpers preprocess``: files and folder trees -> 8-bit RGB GeoTIFFs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from test_raster import gradient, write_tif
 
 from helpers import raster
 from helpers.cli.preprocess import register
-from helpers.preprocess import preprocess
+from helpers.preprocessing import preprocess
 from helpers.raster import read_scene
 
 
