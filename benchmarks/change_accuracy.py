@@ -33,7 +33,7 @@ MODEL_PARAMS = {"fastsam": {"imgsz": 1024}, "sam": {"points_per_side": 32}}
 
 def landsat_classes(size: int):
     """Land cover from the Landsat 2020 Pucallpa scene, a size x size crop across the river."""
-    bands, valid, _ = helpers.read_bands(helpers.landsat_path(2020), helpers.LANDSAT_BANDS)
+    bands, valid, _ = helpers.read_bands(helpers.real_data_path("landsat_pucallpa_2020"), helpers.LANDSAT_BANDS)
     classes = helpers.classes_from_optical(bands["swir1"], bands["nir"], bands["red"], bands["green"], valid)
     return classes[: min(size, classes.shape[0]), 200: 200 + size]
 

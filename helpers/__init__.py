@@ -144,8 +144,6 @@ _EXPORTS = {
     "label_objects": "helpers.change.objects",
     "select_segments": "helpers.change.objects",
     "match_objects_across_dates": "helpers.change.objects",
-    "naip_path": "helpers.change.realdata",
-    "landsat_path": "helpers.change.realdata",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -74,7 +74,10 @@ def read_bands(path, bands: dict, reference=None, resampling: str = "bilinear") 
 
 
 def water_index(bands: dict, index: str = "ndwi") -> np.ndarray:
-    """NDWI (green, NIR) or MNDWI (green, SWIR1) of named bands (see the module docstring); NaN where undefined."""
+    """NDWI (green, NIR; :func:`helpers.baselines.ndwi`) or MNDWI (green, SWIR1) of named bands (see the
+    module docstring); NaN where undefined."""
+    from ..baselines import ndwi
+
     try:
         first, second = WATER_INDICES[index]
     except KeyError:
@@ -82,6 +85,8 @@ def water_index(bands: dict, index: str = "ndwi") -> np.ndarray:
     missing = [b for b in (first, second) if b not in bands]
     if missing:
         raise UserInputError(f"{index} needs band(s) {', '.join(missing)}; have {', '.join(bands)}")
+    if index == "ndwi":
+        return ndwi(bands[first], bands[second])
     return normalized_difference(bands[first], bands[second])
 
 

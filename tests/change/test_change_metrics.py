@@ -9,8 +9,8 @@ from helpers.errors import UserInputError
 
 
 def test_counts_and_rates_by_hand():
-    ref = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], bool)
-    pred = np.array([1, 1, 1, 0, 1, 0, 0, 0, 0, 0], bool)
+    ref = np.array([[1, 1, 1, 1, 0], [0, 0, 0, 0, 0]], bool)
+    pred = np.array([[1, 1, 1, 0, 1], [0, 0, 0, 0, 0]], bool)
     s = change_scores(pred, ref)
     assert (s["tp"], s["fp"], s["fn"], s["tn"]) == (3, 1, 1, 5)
     assert s["false_alarm_rate"] == pytest.approx(1 / 6)  # of the 6 unchanged pixels, 1 flagged
@@ -28,11 +28,11 @@ def test_f1_and_kappa_agree_with_scikit_learn():
 
 
 def test_a_map_of_no_change_has_high_accuracy_but_zero_kappa():
-    ref = np.zeros(100, bool)
-    ref[:5] = True
-    s = change_scores(np.zeros(100, bool), ref)
+    ref = np.zeros((10, 10), bool)
+    ref[0, :5] = True
+    s = change_scores(np.zeros((10, 10), bool), ref)
     assert s["overall_accuracy"] == 0.95 and s["kappa"] == 0.0 and s["f1"] == 0.0
-    assert np.isnan(s["precision"])
+    assert s["recall"] == 0.0 and s["missed_detection_rate"] == 1.0
 
 
 def test_nodata_pixels_do_not_count():
@@ -40,5 +40,5 @@ def test_nodata_pixels_do_not_count():
     pred = np.array([[1, 1], [1, 0]], bool)
     valid = np.array([[True, False], [False, True]])
     assert confusion(pred, ref, valid) == {"tp": 1, "fp": 0, "fn": 0, "tn": 1}
-    with pytest.raises(UserInputError, match="shape"):
+    with pytest.raises(UserInputError, match="not the same grid"):
         confusion(pred, ref[:1])
