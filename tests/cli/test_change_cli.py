@@ -21,8 +21,8 @@ def run(*args, env=None):
 
 @pytest.fixture
 def main(monkeypatch):
-    """``helpers.cli.main`` with only the ``change`` command registered: the other commands' modules stay
-    unimported (importing ``helpers.preprocess`` would shadow the lazily exported function of that name)."""
+    """``helpers.cli.main`` with only the ``change`` command registered (the other commands' modules are not
+    imported: faster, and the test is about this command alone)."""
     monkeypatch.setattr(helpers.cli, "COMMAND_MODULES", ("helpers.cli.change",))
     return helpers.cli.main
 
