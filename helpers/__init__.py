@@ -121,6 +121,31 @@ _EXPORTS = {
     "run_command": "helpers.cli",
     # the web app
     "launch_app": "helpers.app",
+    # change detection (SAR log-ratio pipeline, simulated pairs, optical object change)
+    "detect_change": "helpers.change.pipeline",
+    "ChangeOptions": "helpers.change.pipeline",
+    "change_batch": "helpers.change.batch",
+    "simulate_sar_pair": "helpers.change.simulate",
+    "classes_from_optical": "helpers.change.simulate",
+    "filter_speckle": "helpers.change.sar",
+    "log_ratio": "helpers.change.sar",
+    "naive_log_ratio": "helpers.change.sar",
+    "difference_image": "helpers.change.sar",
+    "change_threshold": "helpers.change.thresholds",
+    "change_scores": "helpers.change.metrics",
+    "evaluate_simulated": "helpers.change.evaluate",
+    "grid_of": "helpers.change.align",
+    "describe_difference": "helpers.change.align",
+    "read_on_grid": "helpers.change.align",
+    "read_bands": "helpers.change.optical",
+    "water_index": "helpers.change.optical",
+    "water_mask": "helpers.change.optical",
+    "false_colour": "helpers.change.optical",
+    "NAIP_BANDS": "helpers.change.optical",
+    "LANDSAT_BANDS": "helpers.change.optical",
+    "label_objects": "helpers.change.objects",
+    "select_segments": "helpers.change.objects",
+    "match_objects_across_dates": "helpers.change.objects",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -554,7 +554,8 @@ def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -
     if mode != "everything":
         pixel, labels = _pixel_prompts(prompts, mode, src)
         foreground = np.flatnonzero(labels == 1)
-        background = pixel[labels == 0]
+        if mode == "points":  # background points only exist in points mode (boxes are all objects)
+            background = pixel[labels == 0]
         owner = _assign_prompts(pixel[foreground], tiles)
         prompt_tiles = {t.id: [(i, pixel[i]) for i in foreground[owner == t.id]] for t in tiles}
     inst = _Instances()

@@ -169,6 +169,16 @@ def test_points_mode_one_instance_per_prompt_in_map_coordinates(scene):
     assert result.gdf.sort_values("prompt_index")["area_px"].tolist() == [(gt == 1).sum(), (gt == 7).sum()]
 
 
+
+def test_boxes_mode_one_instance_per_box(scene):
+    # Box prompts have no background points: the mode must not try to place any (it used to fail).
+    path, gt = scene
+    boxes = [(185, 45, 216, 76), (50, 290, 71, 311)]  # XYXY pixel edges around objects 1 and 7
+    result = segment_tiled(ThresholdModel(), path, tile_size=TILE, overlap=OVERLAP, mode="boxes",
+                           prompts={"boxes": boxes}, progress=False)
+    assert sorted(result.gdf["prompt_index"]) == [0, 1]
+    assert result.gdf.sort_values("prompt_index")["area_px"].tolist() == [(gt == 1).sum(), (gt == 7).sum()]
+
 def test_in_memory_scene_and_bad_mode(scene):
     from helpers.raster import read_scene
 

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "helpers.cli.segment",  # segment
     "helpers.cli.bench",  # bench
     "helpers.cli.vectorize",  # vectorize
+    "helpers.cli.change",  # change
     "helpers.cli.evaluate",  # evaluate
     "helpers.cli.app",  # app
 )
