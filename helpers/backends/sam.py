@@ -153,6 +153,7 @@ class SamModel(SegmentationModel):
         self.transform = ResizeLongestSide(sam.image_encoder.img_size)
         self.cache: EmbeddingCache | None = resolve_cache(cache)
         self.embedding: Embedding | None = None
+        self._dense_pe: torch.Tensor | None = None  # the prompt encoder's positional encoding: a fixed buffer
 
     # ---- encoding -------------------------------------------------------------------------------
     def _checkpoint_id(self) -> str | None:
@@ -263,6 +264,12 @@ class SamModel(SegmentationModel):
         tensor = torch.as_tensor(array, dtype=torch.float, device=self.sam.device)[:, None]  # B x 1 x 256 x 256
         return tensor.expand(n_boxes, -1, -1, -1) if tensor.shape[0] != n_boxes else tensor
 
+    def _image_pe(self) -> torch.Tensor:
+        """``prompt_encoder.get_dense_pe()``, computed once: it depends only on a fixed random buffer."""
+        if self._dense_pe is None:
+            self._dense_pe = self.sam.prompt_encoder.get_dense_pe()
+        return self._dense_pe
+
     @torch.no_grad()
     def _upscale(self, low_res: torch.Tensor) -> torch.Tensor:
         """Binary masks (B, C, H, W) of low-res logits (B, C, 256, 256), exactly as ``SamPredictor`` makes
@@ -288,7 +295,7 @@ class SamModel(SegmentationModel):
         sparse, dense = self.sam.prompt_encoder(points=point_pair, boxes=box_tensor, masks=mask_tensor)
         low_res, scores = self.sam.mask_decoder(
             image_embeddings=self.features,
-            image_pe=self.sam.prompt_encoder.get_dense_pe(),
+            image_pe=self._image_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=multimask,
