@@ -24,30 +24,33 @@ every foreground point in the same tile, to keep that area out of its mask).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output, removing_new_empty_folders
+from .atomic import LOCK_NAME, atomic_output, output_lock, remove_stale_temp_files, removing_new_empty_folders
 from .config import smoke_mode
 from .embedding_cache import checkpoint_identity
-from .errors import one_line
-from .export import write_png, write_vector
-from .raster import RASTER_SUFFIXES, open_raster
+from .errors import UserInputError, one_line
+from .export import safe_layer_name, write_png, write_vector
+from .raster import RASTER_SUFFIXES, check_georeferencing_kept, open_raster
 from .registry import get_spec
 from .render import draw_banner, overlay_labels
 from .smoke import SMOKE_BANNER, read_smoke_marker, smoke_weights_path
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, segment_tiled
 from .weights import weights_path
 
-__all__ = ["FORMATS", "DEFAULT_FORMATS", "BatchSummary", "LazyModel", "find_inputs", "read_prompts", "segment_batch",
-           "segment_file", "contact_sheet"]
+__all__ = ["FORMATS", "DEFAULT_FORMATS", "BatchSummary", "LazyModel", "find_inputs", "plan_outputs", "read_prompts",
+           "segment_batch", "segment_file", "contact_sheet", "OUTPUT_MARKER"]
 
 # --formats name -> file ending appended to the output stem.
 FORMATS = {
@@ -61,6 +64,9 @@ FORMATS = {
 DEFAULT_FORMATS = ("gpkg", "tif", "png")
 VECTOR_FORMATS = ("gpkg", "geojson", "shp", "parquet")
 MARKER = ".done.json"
+#: Hidden file in the root of every ``segment`` output folder: folders holding it are never walked as inputs.
+OUTPUT_MARKER = ".samrs-segment-output"
+_SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 LABEL_COLUMN = "label"  # points mode: 1 = foreground, 0 = background
 POINT_TYPES = ("Point", "MultiPoint")
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
@@ -92,20 +98,52 @@ def _is_raster(path: Path) -> bool:
     return path.suffix.lower() in RASTER_SUFFIXES
 
 
-def find_inputs(inputs) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
+def check_path_argument(value, what: str) -> Path:
+    """``Path(value)``; an empty string (an unset shell variable) would mean the current folder: refused."""
+    if value is None or not str(value).strip():
+        raise UserInputError(f"{what} is an empty path (an unset shell variable?); name a file or folder")
+    return Path(value)
+
+
+def is_output_tree(folder: Path, marker: str = OUTPUT_MARKER) -> bool:
+    """Whether ``folder`` is the root of an output tree written by sam-rs (it holds ``marker``)."""
+    return (folder / marker).is_file()
+
+
+def walk_rasters(root: Path, exclude=(), marker: str = OUTPUT_MARKER, recursive: bool = True):
+    """Raster files under ``root``, sorted, skipping hidden files/folders, ``exclude``d folders and the
+    output trees of earlier runs (sub-folders holding ``marker``)."""
+    excluded = {Path(p).resolve() for p in exclude}
+    found = []
+    for current, dirs, files in os.walk(root):
+        here = Path(current)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() not in excluded
+                         and not is_output_tree(here / d, marker))
+        if not recursive:
+            dirs[:] = []
+        found.extend(here / f for f in files if not f.startswith(".") and _is_raster(Path(f)))
+    return sorted(found)
+
+
+def find_inputs(inputs, out_dir=None) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """Files to segment as ``(path, path relative to its input root)``, and inputs rejected up front.
 
     Folders are searched recursively for raster files (``helpers.raster.RASTER_SUFFIXES``); hidden
-    files and folders are ignored. A file named explicitly with another ending is rejected.
+    files and folders, ``out_dir`` and the output trees of earlier runs (folders holding
+    :data:`OUTPUT_MARKER`) are skipped, so outputs are never segmented again. A file named explicitly
+    with another ending is rejected, and so is an empty path (an unset shell variable would otherwise
+    mean the current folder).
     """
     found, rejected = [], []
+    exclude = [] if out_dir is None else [out_dir]
     for item in inputs:
+        if item is None or not str(item).strip():
+            rejected.append((Path(str(item or "")), "empty input path (an unset shell variable?)"))
+            continue
         item = Path(item)
         if item.is_dir():
-            for path in sorted(item.rglob("*")):
-                rel = path.relative_to(item)
-                if path.is_file() and _is_raster(path) and not any(p.startswith(".") for p in rel.parts):
-                    found.append((path, rel))
+            for path in walk_rasters(item, exclude=exclude):
+                found.append((path, path.relative_to(item)))
         elif item.is_file():
             if _is_raster(item):
                 found.append((item, Path(item.name)))
@@ -116,12 +154,53 @@ def find_inputs(inputs) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]
     return found, rejected
 
 
-def _output_stems(jobs: list[tuple[Path, Path]], out_dir: Path) -> list[Path]:
-    """``out_dir/<rel folder>/<stem>``; inputs sharing a stem (a.tif, a.png) get the ending appended."""
-    stems = [out_dir / rel.parent / rel.stem for _, rel in jobs]
-    clash = {s for s in stems if stems.count(s) > 1}
-    return [s.with_name(f"{s.name}_{rel.suffix.lstrip('.').lower()}") if s in clash else s
-            for s, (_, rel) in zip(stems, jobs, strict=True)]
+def _root_label(path: Path, rel: Path) -> str:
+    """The folder an input was found in, named from its input root (``p`` for ``p/x/a.tif`` found as ``x/a.tif``)."""
+    root = path.resolve()
+    for _ in rel.parts:
+        root = root.parent
+    return root.name or "root"
+
+
+def _fold(path: Path) -> str:
+    """Comparison key of an output path: case-folded, since macOS/Windows file systems ignore case."""
+    return os.path.normcase(str(path)).casefold()
+
+
+def plan_outputs(jobs: list[tuple[Path, Path]], out_dir: Path) -> list[Path]:
+    """One output stem per input, ``out_dir/<rel folder>/<stem>``, unique per input even on case-blind disks.
+
+    Inputs whose stems clash get the ending appended (``a.tif`` + ``a.png`` -> ``a_tif``, ``a_png``),
+    then the name of the input folder they came from in front (``x/scene.tif`` + ``y/scene.tif`` ->
+    ``x/scene``, ``y/scene``). What still clashes (``scene.tif`` + ``scene.TIF``) is refused.
+
+    Raises:
+        UserInputError: two inputs would share outputs (one line naming both).
+    """
+    def candidate(level: int, path: Path, rel: Path) -> Path:
+        stem = rel.stem + (f"_{rel.suffix.lstrip('.').lower()}" if level in (1, 3) else "")
+        folder = rel.parent if level < 2 else Path(_root_label(path, rel)) / rel.parent
+        return out_dir / folder / stem
+
+    levels = [0] * len(jobs)
+    while True:
+        stems = [candidate(level, path, rel) for level, (path, rel) in zip(levels, jobs, strict=True)]
+        groups: dict[str, list[int]] = {}
+        for i, stem in enumerate(stems):
+            groups.setdefault(_fold(stem), []).append(i)
+        clashes = [g for g in groups.values() if len(g) > 1]
+        if not clashes:
+            return stems
+        for group in clashes:
+            if any(levels[i] == 3 for i in group):
+                first, second = (jobs[i][0] for i in group[:2])
+                raise UserInputError(
+                    f"inputs {first} and {second} would share the outputs {stems[group[0]]}.*; rename one of "
+                    "them (names differing only in letter case cannot be told apart on every disk) or segment "
+                    "them into different --out folders"
+                )
+            for i in group:
+                levels[i] += 1
 
 
 def _outputs(stem: Path, formats) -> dict[str, Path]:
@@ -306,28 +385,80 @@ def _write_overlay(result, path: Path) -> Path:
                                         "masks": len(result)})
 
 
+_DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+_DISK_FULL_TEXTS = ("no space left", "disk is full", "disk quota exceeded", "file too large")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk or quota is full, whatever library raised it
+    (``OSError`` ENOSPC, GDAL "No space left on device", SQLite "database or disk is full")."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+            return True
+        if any(text in str(exc).lower() for text in _DISK_FULL_TEXTS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+@contextlib.contextmanager
+def _writing(path):
+    """Report a full disk while writing ``path`` in one line: ``disk full writing PATH``."""
+    try:
+        yield
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise OSError(f"disk full writing {path}") from None
+        raise
+
+
 def segment_file(model, path: Path, stem: Path, formats, mode="everything", prompts=None, tile_size=DEFAULT_TILE_SIZE,
                  overlap=DEFAULT_OVERLAP, params=None, read_options=None, progress=False, cog=False) -> int:
-    """Segment one raster and write its outputs (all atomic). Returns the number of masks."""
+    """Segment one raster and write its outputs (all atomic). Returns the number of masks.
+
+    Raises:
+        UserInputError: the file's georeferencing cannot be kept (ground control points only, or a
+            transform without a CRS): the outputs would be silently misplaced.
+        OSError: ``disk full writing PATH`` when the disk or quota fills up.
+    """
     outputs = _outputs(stem, formats)
     with open_raster(path, **(read_options or {})) as source:
+        check_georeferencing_kept(source)
         scene_prompts = None
         if mode != "everything":
             scene_prompts = _prompts_for_scene(prompts, mode, source)
             if scene_prompts is None:
                 raise ValueError("none of the (foreground) prompts falls inside this image")
-        result = segment_tiled(model, source, tile_size=tile_size, overlap=overlap, mode=mode,
-                               prompts=scene_prompts, params=params, out_path=outputs.get("tif"),
-                               progress=progress, cog=cog, vectors=any(f in formats for f in VECTOR_FORMATS))
+        with _writing(outputs.get("tif", f"temporary tile files in {tempfile.gettempdir()}")):
+            result = segment_tiled(model, source, tile_size=tile_size, overlap=overlap, mode=mode,
+                                   prompts=scene_prompts, params=params, out_path=outputs.get("tif"),
+                                   progress=progress, cog=cog, vectors=any(f in formats for f in VECTOR_FORMATS))
     if result.gdf is not None and scene_prompts is not None and "rows" in scene_prompts:
         # prompt_index numbers the prompts inside this image: report the prompts file's rows instead
         result.gdf["prompt_index"] = scene_prompts["rows"][result.gdf["prompt_index"].to_numpy()]
     for fmt in VECTOR_FORMATS:
         if fmt in outputs:
-            write_vector(result.gdf, outputs[fmt], layer=stem.name)
+            with _writing(outputs[fmt]):
+                write_vector(result.gdf, outputs[fmt], layer=safe_layer_name(stem.name))
     if "png" in outputs:
-        _write_overlay(result, outputs["png"])
+        with _writing(outputs["png"]):
+            _write_overlay(result, outputs["png"])
     return len(result)
+
+
+def _remove_outputs(stem: Path, keep_formats, inputs: set[str]) -> None:
+    """Delete this stem's outputs of every format not in ``keep_formats`` (never an input file)."""
+    for fmt, output in _outputs(stem, FORMATS).items():
+        if fmt in keep_formats:
+            continue
+        paths = [output]
+        if fmt == "shp":
+            paths += [output.with_suffix(ending) for ending in _SHAPEFILE_SIDECARS]
+        for candidate in paths:
+            if _fold(candidate.resolve()) not in inputs:
+                candidate.unlink(missing_ok=True)
 
 
 # ---- gallery --------------------------------------------------------------------------------------
@@ -401,20 +532,25 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
     if unknown:
         raise ValueError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     start = time.perf_counter()
-    out_dir = Path(out_dir)
-    jobs, rejected = find_inputs(inputs)
+    out_dir = check_path_argument(out_dir, "--out")
+    jobs, rejected = find_inputs(inputs, out_dir=out_dir)
     if not jobs and not rejected:
         raise ValueError(f"no rasters found under {', '.join(map(str, inputs))} (looked for {', '.join(RASTER_SUFFIXES)})")
+    stems = check_outputs_apart(inputs, jobs, out_dir, formats)
     summary = BatchSummary()
     for path, reason in rejected:
         summary.failed.append((path, reason))
         log(f"FAILED {path}: {reason}")
     options = (model_name, mode, prompts, tile_size, overlap, formats, params, read_options, cog)
     settings = _settings(model, *options)
-    stems = _output_stems(jobs, out_dir)
+    input_keys = {_fold(path.resolve()) for path, _ in jobs}
     planned = [p for stem in stems for p in (*_outputs(stem, formats).values(), stem.with_name(stem.name + MARKER))]
     gallery = []
-    with removing_new_empty_folders([*planned, out_dir / "gallery.png"]):
+    with removing_new_empty_folders([*planned, out_dir / "gallery.png", out_dir / OUTPUT_MARKER]), \
+            output_lock(out_dir, "segment"):
+        remove_stale_temp_files(out_dir)  # hidden temp files of runs killed by SIGKILL
+        if not (out_dir / OUTPUT_MARKER).exists():
+            (out_dir / OUTPUT_MARKER).write_text("sam-rs segment outputs: never walked as inputs\n")
         for (path, _rel), stem in zip(tqdm(jobs, desc="files", unit="file", disable=not progress), stems, strict=True):
             outputs = _outputs(stem, formats)
             marker = stem.with_name(stem.name + MARKER)
@@ -427,22 +563,63 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
                     settings = _settings(model, *options)
                 fingerprint = _fingerprint(path, settings)
                 file_start = time.perf_counter()
+                # The old marker no longer describes what is in the folder, and outputs of formats not
+                # asked for this time would be stale: both go before anything new is written.
+                marker.unlink(missing_ok=True)
+                _remove_outputs(stem, formats, input_keys)
                 try:
                     n = segment_file(model, path, stem, formats, mode, prompts, tile_size, overlap, params,
                                      read_options, progress=False, cog=cog)
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-                    summary.failed.append((path, one_line(exc)))
-                    log(f"FAILED {path}: {one_line(exc)}")
+                    _remove_outputs(stem, (), input_keys)  # no final-named file for a failed input
+                    reason = f"disk full writing {out_dir}" if is_disk_full(exc) and "disk full" not in str(exc) \
+                        else one_line(exc)
+                    summary.failed.append((path, reason))
+                    log(f"FAILED {path}: {reason}")
                     continue
+                except BaseException:  # Ctrl-C: what this input wrote is incomplete
+                    _remove_outputs(stem, (), input_keys)
+                    raise
                 record = {**fingerprint, "masks": n, "seconds": round(time.perf_counter() - file_start, 3),
                           "outputs": {k: os.path.relpath(v, marker.parent) for k, v in outputs.items()}}
-                with atomic_output(marker) as tmp:
+                with _writing(marker), atomic_output(marker) as tmp:
                     tmp.write_text(json.dumps(record, indent=1))
                 summary.done.append(path)
                 summary.masks += n
             if "png" in outputs and outputs["png"].exists():
                 masks = json.loads(marker.read_text()).get("masks", 0)
                 gallery.append((outputs["png"], f"{path.name} ({masks})"))
-        summary.gallery = contact_sheet(gallery, out_dir / "gallery.png")
+        with _writing(out_dir / "gallery.png"):
+            summary.gallery = contact_sheet(gallery, out_dir / "gallery.png")
+        if not summary.done and not summary.skipped:  # nothing written: leave no marker in a new folder
+            _remove_if_alone(out_dir)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _remove_if_alone(out_dir: Path) -> None:
+    """Remove the output marker and lock when nothing else is in ``out_dir`` (it is removed too if new)."""
+    names = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else set()
+    if names <= {OUTPUT_MARKER, LOCK_NAME}:
+        (out_dir / OUTPUT_MARKER).unlink(missing_ok=True)
+
+
+def check_outputs_apart(inputs, jobs: list[tuple[Path, Path]], out_dir: Path, formats) -> list[Path]:
+    """The output stems of ``jobs`` (:func:`plan_outputs`), checked never to land on an input.
+
+    Raises:
+        UserInputError: ``out_dir`` is an input folder, or an output would replace an input file.
+    """
+    out_resolved = out_dir.resolve()
+    for item in inputs:
+        if str(item).strip() and Path(item).is_dir() and Path(item).resolve() == out_resolved:
+            raise UserInputError(f"--out {out_dir} is the input folder {item}: its outputs would mix with (and "
+                                 "could overwrite) the inputs; choose another output folder")
+    stems = plan_outputs(jobs, out_dir)
+    inputs_by_key = {_fold(path.resolve()): path for path, _ in jobs}
+    for stem in stems:
+        for output in (*_outputs(stem, formats).values(), stem.with_name(stem.name + MARKER)):
+            victim = inputs_by_key.get(_fold(output.resolve()))
+            if victim is not None:
+                raise UserInputError(f"output {output} would overwrite the input {victim}; choose another --out")
+    return stems

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import re
+import shutil
 import tempfile
 import time
 import warnings
@@ -35,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import process_alive
 from .export import LabelRasterWriter, build_gdf, vectorize_masks
 from .maskops import boxes_from_masks
 from .prompts import to_pixel_boxes, to_pixel_points
@@ -43,7 +47,7 @@ from .render import overlay_labels
 from .scene import Scene
 
 __all__ = ["DEFAULT_TILE_SIZE", "DEFAULT_OVERLAP", "Tile", "TilingOptions", "tile_grid", "TiledResult",
-           "segment_tiled"]
+           "segment_tiled", "remove_stale_scratch", "SCRATCH_PREFIX"]
 
 # 1024 px is SAM's native input (its encoder resizes the long side to 1024): one tile = one encoder pass
 # at full resolution, no down-sampling. 128 px of overlap (12.5 % extra work per axis) exceeds the size
@@ -60,6 +64,8 @@ DEFAULT_STITCH_IOU = 0.5
 _FINAL_BLOCK = 1024
 _GDAL_CACHE_MB = 64
 _MODES = ("everything", "points", "boxes")
+#: Scratch folders in the temp dir are ``samrs-tiles-<pid>-XXXX``: those of dead processes are removed.
+SCRATCH_PREFIX = "samrs-tiles-"
 
 
 @dataclass(frozen=True)
@@ -224,6 +230,26 @@ class TiledResult:
         smoke = ", SMOKE" if self.smoke else ""
         return (f"TiledResult(n={len(self)}, scene={self.width}x{self.height}, tiles={len(self.tiles)}, "
                 f"skipped={len(self.skipped)}, model={self.model!r}{smoke})")
+
+
+def remove_stale_scratch(folder=None) -> list[Path]:
+    """Remove the scratch folders (``samrs-tiles-<pid>-*``) that killed runs left in the temp dir.
+
+    Only folders of processes no longer alive on this machine are removed (never a running one's).
+    """
+    folder = Path(folder or tempfile.gettempdir())
+    pattern = re.compile(rf"^{re.escape(SCRATCH_PREFIX)}(\d+)-")
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match and entry.is_dir() and not entry.is_symlink() and not process_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 # ---- sources --------------------------------------------------------------------------------------
@@ -564,7 +590,8 @@ def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -
     done: list[Tile] = []
     skipped: list[int] = []
     prompt_type = mode
-    workdir = tempfile.TemporaryDirectory(prefix="samrs-tiles-")
+    remove_stale_scratch()
+    workdir = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
     with workdir, rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
         work = LabelRasterWriter(Path(workdir.name) / "work.tif", src.width, src.height, compress="zstd")
         try:
