@@ -180,7 +180,8 @@ def output_lock(folder, command: str = "sam-rs"):
 
     The lock is an OS advisory lock (``fcntl.flock``), released by the kernel when the holder exits,
     even after SIGKILL: a killed run never leaves the folder locked. The file records the holder's
-    process id and command for the message. On systems without ``fcntl`` (Windows) nothing is locked.
+    process id and command for the message, and is removed when the block ends. On systems without
+    ``fcntl`` (Windows) nothing is locked.
 
     Raises:
         ValueError: another process holds the folder (one line naming its process id; a leaf module,
@@ -194,26 +195,83 @@ def output_lock(folder, command: str = "sam-rs"):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
-    handle = open(path, "a+")
-    try:
+    while True:
+        handle = open(path, "a+")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            locked = True
         except OSError as error:
-            if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                locked = False  # a file system without locks (some network shares): run unlocked
-            else:
-                handle.seek(0)
-                holder = handle.read().strip() or "unknown"
-                raise ValueError(
-                    f"another sam-rs run ({holder}) is writing to {folder}; wait for it to finish or choose "
-                    "another output folder"
-                ) from None
-        if locked:
             handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()}, {command}")
-            handle.flush()
+            holder = handle.read().strip() or "starting"
+            handle.close()
+            if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                handle = None  # a file system without locks (some network shares): run unlocked
+                break
+            raise ValueError(
+                f"another sam-rs run ({holder}) is writing to {folder}; wait for it to finish or choose "
+                "another output folder"
+            ) from None
+        try:  # the holder we waited for may have removed the file: lock the file that is there now
+            same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()
+    if handle is None:
+        yield
+        return
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, {command}")
+        handle.flush()
         yield
     finally:
+        path.unlink(missing_ok=True)  # still locked: nobody can hold this file in between
         handle.close()
+
+
+# ---- arguments, names and failures of output writers ---------------------------------------------
+def check_path_argument(value, what: str) -> Path:
+    """``Path(value)``; an empty string (an unset shell variable) would mean the current folder: refused.
+
+    Raises:
+        ValueError: ``value`` is empty or blank (one line naming ``what``).
+    """
+    if value is None or not str(value).strip():
+        raise ValueError(f"{what} is an empty path (an unset shell variable?); name a file or folder")
+    return Path(value)
+
+
+def fold_path(path) -> str:
+    """Comparison key of a path: case-folded, since macOS and Windows file systems ignore letter case."""
+    return os.path.normcase(str(path)).casefold()
+
+
+_DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+_DISK_FULL_TEXTS = ("no space left", "disk is full", "disk quota exceeded", "file too large")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk or quota is full, whatever library raised it
+    (``OSError`` ENOSPC, GDAL "No space left on device", SQLite "database or disk is full")."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+            return True
+        if any(text in str(exc).lower() for text in _DISK_FULL_TEXTS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+@contextmanager
+def writing(path):
+    """Report a full disk while writing ``path`` in one line (``OSError: disk full writing PATH``)."""
+    try:
+        yield
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise OSError(f"disk full writing {path}") from None
+        raise

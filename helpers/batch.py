@@ -24,8 +24,6 @@ every foreground point in the same tile, to keep that area out of its mask).
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -37,12 +35,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import LOCK_NAME, atomic_output, output_lock, remove_stale_temp_files, removing_new_empty_folders
+from .atomic import (
+    LOCK_NAME,
+    atomic_output,
+    check_path_argument,
+    fold_path,
+    is_disk_full,
+    output_lock,
+    remove_stale_temp_files,
+    removing_new_empty_folders,
+    writing,
+)
 from .config import smoke_mode
 from .embedding_cache import checkpoint_identity
 from .errors import UserInputError, one_line
 from .export import safe_layer_name, write_png, write_vector
-from .raster import RASTER_SUFFIXES, check_georeferencing_kept, open_raster
+from .raster import RASTER_SUFFIXES, check_georeferencing_kept, open_raster, walk_rasters
 from .registry import get_spec
 from .render import draw_banner, overlay_labels
 from .smoke import SMOKE_BANNER, read_smoke_marker, smoke_weights_path
@@ -98,33 +106,6 @@ def _is_raster(path: Path) -> bool:
     return path.suffix.lower() in RASTER_SUFFIXES
 
 
-def check_path_argument(value, what: str) -> Path:
-    """``Path(value)``; an empty string (an unset shell variable) would mean the current folder: refused."""
-    if value is None or not str(value).strip():
-        raise UserInputError(f"{what} is an empty path (an unset shell variable?); name a file or folder")
-    return Path(value)
-
-
-def is_output_tree(folder: Path, marker: str = OUTPUT_MARKER) -> bool:
-    """Whether ``folder`` is the root of an output tree written by sam-rs (it holds ``marker``)."""
-    return (folder / marker).is_file()
-
-
-def walk_rasters(root: Path, exclude=(), marker: str = OUTPUT_MARKER, recursive: bool = True):
-    """Raster files under ``root``, sorted, skipping hidden files/folders, ``exclude``d folders and the
-    output trees of earlier runs (sub-folders holding ``marker``)."""
-    excluded = {Path(p).resolve() for p in exclude}
-    found = []
-    for current, dirs, files in os.walk(root):
-        here = Path(current)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() not in excluded
-                         and not is_output_tree(here / d, marker))
-        if not recursive:
-            dirs[:] = []
-        found.extend(here / f for f in files if not f.startswith(".") and _is_raster(Path(f)))
-    return sorted(found)
-
-
 def find_inputs(inputs, out_dir=None) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """Files to segment as ``(path, path relative to its input root)``, and inputs rejected up front.
 
@@ -142,7 +123,7 @@ def find_inputs(inputs, out_dir=None) -> tuple[list[tuple[Path, Path]], list[tup
             continue
         item = Path(item)
         if item.is_dir():
-            for path in walk_rasters(item, exclude=exclude):
+            for path in walk_rasters(item, exclude=exclude, marker=OUTPUT_MARKER):
                 found.append((path, path.relative_to(item)))
         elif item.is_file():
             if _is_raster(item):
@@ -160,11 +141,6 @@ def _root_label(path: Path, rel: Path) -> str:
     for _ in rel.parts:
         root = root.parent
     return root.name or "root"
-
-
-def _fold(path: Path) -> str:
-    """Comparison key of an output path: case-folded, since macOS/Windows file systems ignore case."""
-    return os.path.normcase(str(path)).casefold()
 
 
 def plan_outputs(jobs: list[tuple[Path, Path]], out_dir: Path) -> list[Path]:
@@ -187,7 +163,7 @@ def plan_outputs(jobs: list[tuple[Path, Path]], out_dir: Path) -> list[Path]:
         stems = [candidate(level, path, rel) for level, (path, rel) in zip(levels, jobs, strict=True)]
         groups: dict[str, list[int]] = {}
         for i, stem in enumerate(stems):
-            groups.setdefault(_fold(stem), []).append(i)
+            groups.setdefault(fold_path(stem), []).append(i)
         clashes = [g for g in groups.values() if len(g) > 1]
         if not clashes:
             return stems
@@ -385,35 +361,6 @@ def _write_overlay(result, path: Path) -> Path:
                                         "masks": len(result)})
 
 
-_DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
-_DISK_FULL_TEXTS = ("no space left", "disk is full", "disk quota exceeded", "file too large")
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) says the disk or quota is full, whatever library raised it
-    (``OSError`` ENOSPC, GDAL "No space left on device", SQLite "database or disk is full")."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
-            return True
-        if any(text in str(exc).lower() for text in _DISK_FULL_TEXTS):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-@contextlib.contextmanager
-def _writing(path):
-    """Report a full disk while writing ``path`` in one line: ``disk full writing PATH``."""
-    try:
-        yield
-    except Exception as exc:
-        if is_disk_full(exc):
-            raise OSError(f"disk full writing {path}") from None
-        raise
-
-
 def segment_file(model, path: Path, stem: Path, formats, mode="everything", prompts=None, tile_size=DEFAULT_TILE_SIZE,
                  overlap=DEFAULT_OVERLAP, params=None, read_options=None, progress=False, cog=False) -> int:
     """Segment one raster and write its outputs (all atomic). Returns the number of masks.
@@ -431,7 +378,7 @@ def segment_file(model, path: Path, stem: Path, formats, mode="everything", prom
             scene_prompts = _prompts_for_scene(prompts, mode, source)
             if scene_prompts is None:
                 raise ValueError("none of the (foreground) prompts falls inside this image")
-        with _writing(outputs.get("tif", f"temporary tile files in {tempfile.gettempdir()}")):
+        with writing(outputs.get("tif", f"temporary tile files in {tempfile.gettempdir()}")):
             result = segment_tiled(model, source, tile_size=tile_size, overlap=overlap, mode=mode,
                                    prompts=scene_prompts, params=params, out_path=outputs.get("tif"),
                                    progress=progress, cog=cog, vectors=any(f in formats for f in VECTOR_FORMATS))
@@ -440,10 +387,10 @@ def segment_file(model, path: Path, stem: Path, formats, mode="everything", prom
         result.gdf["prompt_index"] = scene_prompts["rows"][result.gdf["prompt_index"].to_numpy()]
     for fmt in VECTOR_FORMATS:
         if fmt in outputs:
-            with _writing(outputs[fmt]):
+            with writing(outputs[fmt]):
                 write_vector(result.gdf, outputs[fmt], layer=safe_layer_name(stem.name))
     if "png" in outputs:
-        with _writing(outputs["png"]):
+        with writing(outputs["png"]):
             _write_overlay(result, outputs["png"])
     return len(result)
 
@@ -457,7 +404,7 @@ def _remove_outputs(stem: Path, keep_formats, inputs: set[str]) -> None:
         if fmt == "shp":
             paths += [output.with_suffix(ending) for ending in _SHAPEFILE_SIDECARS]
         for candidate in paths:
-            if _fold(candidate.resolve()) not in inputs:
+            if fold_path(candidate.resolve()) not in inputs:
                 candidate.unlink(missing_ok=True)
 
 
@@ -543,7 +490,7 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
         log(f"FAILED {path}: {reason}")
     options = (model_name, mode, prompts, tile_size, overlap, formats, params, read_options, cog)
     settings = _settings(model, *options)
-    input_keys = {_fold(path.resolve()) for path, _ in jobs}
+    input_keys = {fold_path(path.resolve()) for path, _ in jobs}
     planned = [p for stem in stems for p in (*_outputs(stem, formats).values(), stem.with_name(stem.name + MARKER))]
     gallery = []
     with removing_new_empty_folders([*planned, out_dir / "gallery.png", out_dir / OUTPUT_MARKER]), \
@@ -582,14 +529,14 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
                     raise
                 record = {**fingerprint, "masks": n, "seconds": round(time.perf_counter() - file_start, 3),
                           "outputs": {k: os.path.relpath(v, marker.parent) for k, v in outputs.items()}}
-                with _writing(marker), atomic_output(marker) as tmp:
+                with writing(marker), atomic_output(marker) as tmp:
                     tmp.write_text(json.dumps(record, indent=1))
                 summary.done.append(path)
                 summary.masks += n
             if "png" in outputs and outputs["png"].exists():
                 masks = json.loads(marker.read_text()).get("masks", 0)
                 gallery.append((outputs["png"], f"{path.name} ({masks})"))
-        with _writing(out_dir / "gallery.png"):
+        with writing(out_dir / "gallery.png"):
             summary.gallery = contact_sheet(gallery, out_dir / "gallery.png")
         if not summary.done and not summary.skipped:  # nothing written: leave no marker in a new folder
             _remove_if_alone(out_dir)
@@ -616,10 +563,10 @@ def check_outputs_apart(inputs, jobs: list[tuple[Path, Path]], out_dir: Path, fo
             raise UserInputError(f"--out {out_dir} is the input folder {item}: its outputs would mix with (and "
                                  "could overwrite) the inputs; choose another output folder")
     stems = plan_outputs(jobs, out_dir)
-    inputs_by_key = {_fold(path.resolve()): path for path, _ in jobs}
+    inputs_by_key = {fold_path(path.resolve()): path for path, _ in jobs}
     for stem in stems:
         for output in (*_outputs(stem, formats).values(), stem.with_name(stem.name + MARKER)):
-            victim = inputs_by_key.get(_fold(output.resolve()))
+            victim = inputs_by_key.get(fold_path(output.resolve()))
             if victim is not None:
                 raise UserInputError(f"output {output} would overwrite the input {victim}; choose another --out")
     return stems

@@ -509,6 +509,27 @@ class RasterSource:
         return np.ascontiguousarray(np.moveaxis(bands, 0, -1))
 
 
+def walk_rasters(root, exclude=(), marker: str | None = None, recursive: bool = True) -> list[Path]:
+    """Raster files (:data:`RASTER_SUFFIXES`, any letter case) under folder ``root``, sorted.
+
+    Hidden files and folders are skipped, and so are the folders in ``exclude`` and (when ``marker``
+    is given) every sub-folder holding a file named ``marker``: the output trees of earlier runs, so
+    outputs are never taken for inputs.
+    """
+    import os
+
+    root = Path(root)
+    excluded = {Path(p).resolve() for p in exclude}
+    found = []
+    for current, dirs, files in os.walk(root):
+        here = Path(current)
+        dirs[:] = [] if not recursive else sorted(
+            d for d in dirs if not d.startswith(".") and (here / d).resolve() not in excluded
+            and not (marker and (here / d / marker).is_file()))
+        found.extend(here / f for f in files if not f.startswith(".") and Path(f).suffix.lower() in RASTER_SUFFIXES)
+    return sorted(found)
+
+
 def _checked_db_range(sar_db_range) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in sar_db_range)
@@ -599,6 +620,7 @@ __all__: Sequence[str] = (
     "as_scene",
     "check_bands",
     "check_georeferencing_kept",
+    "walk_rasters",
     "MAX_SCENE_PIXELS",
     "open_raster",
     "parse_bands",

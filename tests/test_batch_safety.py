@@ -9,11 +9,9 @@ import sys
 
 import numpy as np
 import pytest
-import rasterio
 from PIL import Image
 
 from helpers import batch
-from helpers.atomic import atomic_output
 from helpers.cli import main
 from helpers.data import write_synthetic_geotiff
 

@@ -62,9 +62,9 @@ def _check_params(params: dict, model_name: str, mode: str) -> None:
         raise UserInputError(f"--param {given}: a value has the wrong type ({exc})") from None
 
 
-def _checked_inputs(inputs) -> list[Path]:
+def _checked_inputs(inputs, out_dir) -> list[Path]:
     """The raster files to segment; a missing or unsupported input, or no raster at all, is a UserInputError."""
-    jobs, rejected = find_inputs(inputs)
+    jobs, rejected = find_inputs(inputs, out_dir=out_dir)
     if rejected:
         path, reason = rejected[0]
         raise UserInputError(f"input {path}: {reason}")
@@ -90,7 +90,7 @@ def _cmd_segment(args) -> int:
     if args.mode == "everything" and args.prompts:
         raise UserInputError("--prompts needs --mode points or --mode boxes")
     prompts = read_prompts(args.prompts, args.mode) if args.prompts else None
-    check_bands(_checked_inputs(args.inputs), args.bands)
+    check_bands(_checked_inputs(args.inputs, args.out), args.bands)
     read_options = {}
     if args.bands:
         read_options["bands"] = args.bands
