@@ -21,6 +21,7 @@ does); they need the ``clip`` package and the ``ViT-B-32.pt`` weights (see :func
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,11 +90,14 @@ def build(spec: ModelSpec, checkpoint: Path | None, device=None, **options) -> F
     device = torch.device("cpu") if device is None else torch.device(device)
     half = pop_backend_options(
         options, device, spec.name, gpu_only=("half",), embedding_cache=False,
-        passthrough=("clip_weights", *EVERYTHING_DEFAULTS),
+        passthrough=("clip_weights", *EVERYTHING_DEFAULTS, "safe_load"),
     )["half"]  # fmt: skip
     clip_weights = options.pop("clip_weights", None)
+    safe_load = options.pop("safe_load", True)
+    if not isinstance(safe_load, (bool, np.bool_)):
+        raise ValueError(f"safe_load must be True or False, got {safe_load!r}")
     defaults = _check_everything_params({**EVERYTHING_DEFAULTS, **options})
-    yolo = _load_ultralytics(path, spec)
+    yolo = _load_ultralytics(path, spec, safe=bool(safe_load))
     # The smoke flag is stamped by helpers.load_model, which has already read the file's marker.
     return FastSAMModel(
         spec.name, yolo, device=device, checkpoint=path, half=half, defaults=defaults,
@@ -101,15 +105,51 @@ def build(spec: ModelSpec, checkpoint: Path | None, device=None, **options) -> F
     )  # fmt: skip
 
 
-def _load_ultralytics(path: Path, spec: ModelSpec):
-    """``ultralytics.FastSAM(path)``, checked to be a segmentation model of ``spec.arch``'s size."""
+@contextlib.contextmanager
+def _ultralytics_safe_loading(path: Path, enabled: bool):
+    """Make ``ultralytics.FastSAM(path)`` load with ultralytics' restricted unpickler (``weights_only``
+    plus an allow-list of its model classes): a hostile file cannot run code."""
+    if not enabled:
+        yield
+        return
+    from ultralytics.nn import tasks
+
+    if not getattr(getattr(tasks, "_SafeLoad", None), "SUPPORTED", False):
+        raise ValueError(
+            f"{path.name}: this ultralytics/torch cannot load .pt files safely, and loading it would execute "
+            "any code the file contains; upgrade ultralytics, or pass safe_load=False if you trust the file"
+        )
+    saved = tasks.SAFE_LOAD
+    tasks.SAFE_LOAD = True
+    try:
+        yield
+    finally:
+        tasks.SAFE_LOAD = saved
+
+
+def _load_ultralytics(path: Path, spec: ModelSpec, safe: bool = True):
+    """``ultralytics.FastSAM(path)``, checked to be a segmentation model of ``spec.arch``'s size.
+
+    Args:
+        safe: load with ultralytics' safe loading (see :func:`_ultralytics_safe_loading`); ``False``
+            unpickles the file, which runs any code in it (only for verified or trusted files).
+    """
+    import pickle
+
     from ultralytics import FastSAM
 
     try:
-        yolo = FastSAM(str(path))
-    except (TypeError, ModuleNotFoundError, AttributeError, KeyError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{path.name} is not an ultralytics FastSAM checkpoint: {first}") from None
+        with _ultralytics_safe_loading(path, safe):
+            yolo = FastSAM(str(path))
+    except (TypeError, ModuleNotFoundError, AttributeError, KeyError, pickle.UnpicklingError, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and "PytorchStreamReader" not in str(error) and "magic" not in str(error):
+            raise
+        first = " ".join(str(error).split()) or type(error).__name__
+        first = first.replace("ERROR ❌️ ", "")[:200]
+        how = ("it was opened with ultralytics' safe loading, so nothing in it ran; if you trust the file, "
+               "load_model(..., safe_load=False) executes its pickle") if safe else \
+            "it was unpickled, which executes any code the file contains"
+        raise ValueError(f"{path.name} is not an ultralytics FastSAM checkpoint ({how}): {first}") from None
     net = yolo.model
     if getattr(net, "task", "segment") != "segment" or not hasattr(net, "model"):
         raise ValueError(f"{path.name} is not a segmentation model (FastSAM is YOLOv8-seg)")
@@ -448,6 +488,9 @@ BACKEND = Backend(
         **EVERYTHING_DOCS,
         "half": "float16 inference (CUDA only; default False)",
         "clip_weights": "path of OpenAI's CLIP ViT-B/32 checkpoint for text prompts (default: looked up in the cache)",
+        "safe_load": "load the .pt with ultralytics' safe loading, which runs no code from the file (default True "
+        "for a file you pass; the registry file, hashed at every load, loads normally); False runs the file's "
+        "pickle code: only for files you trust",
     },
     prompts=("points", "boxes", "text"),
 )
