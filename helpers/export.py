@@ -35,6 +35,7 @@ from .smoke import SMOKE_BANNER
 
 __all__ = [
     "VECTOR_DRIVERS",
+    "PIXEL_CRS_NAME",
     "vectorize_masks",
     "vectorize_labels",
     "pixel_to_map",
@@ -58,6 +59,12 @@ VECTOR_DRIVERS = {
     ".parquet": "GeoParquet",
     ".geoparquet": "GeoParquet",
 }
+#: Name of the local engineering CRS that vector files in pixel coordinates carry (plain images
+#: without a CRS): GIS software shows them as a custom/local grid, never as longitude/latitude.
+PIXEL_CRS_NAME = "sam-rs pixel grid (column, row of the image; y down)"
+PIXEL_CRS_WKT = (f'ENGCRS["{PIXEL_CRS_NAME}",EDATUM["image pixel grid"],CS[Cartesian,2],'
+                 'AXIS["column (x)",east,ORDER[1],LENGTHUNIT["pixel",1]],'
+                 'AXIS["row (y)",south,ORDER[2],LENGTHUNIT["pixel",1]]]')
 # Shapefile (dBASE) field names are limited to 10 characters.
 _SHAPEFILE_COLUMNS = {"stability_score": "stability", "prompt_type": "prompt"}
 _SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
@@ -265,6 +272,15 @@ def build_gdf(pixel_geoms, columns: dict, crs, transform, model: str = "", promp
     import geopandas as gpd
     import shapely
 
+    from .crs import to_pyproj
+
+    if simplify is not None and (isinstance(simplify, bool) or not isinstance(simplify, (int, float, np.number))
+                                 or not np.isfinite(simplify) or simplify < 0):
+        raise ValueError(f"simplify must be a tolerance in pixels >= 0 (or None for exact footprints), got {simplify!r}")
+    if to_crs is not None:
+        if crs is None:
+            raise ValueError("to_crs given but the masks have no CRS (plain image, pixel coordinates)")
+        to_crs = to_pyproj(to_crs)  # an unknown CRS fails here, in one line, before any work
     geoms = pixel_to_map(np.asarray(pixel_geoms, dtype=object), transform)
     invalid = ~shapely.is_valid(geoms)
     if invalid.any():  # polygonised pixel footprints are valid; this is a guard, not a repair path
@@ -280,8 +296,6 @@ def build_gdf(pixel_geoms, columns: dict, crs, transform, model: str = "", promp
         geoms = shapely.simplify(geoms, float(simplify) * _pixel_size(transform), preserve_topology=True)
     gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs)
     if to_crs is not None:
-        if crs is None:
-            raise ValueError("to_crs given but the masks have no CRS (plain image, pixel coordinates)")
         gdf = gdf.to_crs(to_crs)
     gdf.attrs.update({"smoke": bool(smoke), "model": model})
     return gdf
@@ -328,13 +342,25 @@ def safe_layer_name(name: str) -> str:
 def write_vector(gdf, path, layer: str | None = None) -> Path:
     """Write a GeoDataFrame atomically; the format follows the extension (see ``VECTOR_DRIVERS``).
 
-    GeoParquet is written with geopandas/pyarrow, the rest with pyogrio. Shapefile column names longer
-    than 10 characters are shortened (``stability_score`` -> ``stability``, ``prompt_type`` ->
+    GeoParquet is written with geopandas/pyarrow, the rest with pyogrio. A GeoDataFrame without CRS
+    holds pixel coordinates (plain images): it is written with the local engineering CRS
+    :data:`PIXEL_CRS_NAME`, so no GIS takes it for longitude/latitude, and GeoJSON (always read as
+    longitude/latitude) is refused. The GeoPackage layer defaults to the file stem made safe
+    (:func:`safe_layer_name`); a ``layer`` GeoPackage rejects is a one-line ``ValueError``. Shapefile
+    column names longer than 10 characters are shortened (``stability_score`` -> ``stability``, ``prompt_type`` ->
     ``prompt``); its sidecar files are moved into place before the ``.shp`` itself.
     """
     path = Path(path)
     driver = _driver_for(path)
     layer = _checked_layer(layer, path, driver)
+    if gdf.crs is None:  # pixel coordinates of a plain image
+        if driver == "GeoJSON":
+            raise ValueError(
+                f"{path.name}: GeoJSON is always read as longitude/latitude (RFC 7946), but these polygons are in "
+                "pixel coordinates (the image has no CRS); write .gpkg instead (marked as a pixel grid), or "
+                "georeference the image"
+            )
+        gdf = gdf.set_crs(PIXEL_CRS_WKT)
     if driver == "GeoParquet":
         with atomic_output(path) as tmp:
             gdf.to_parquet(tmp, index=False)
