@@ -67,6 +67,7 @@ PIXEL_CRS_WKT = (f'ENGCRS["{PIXEL_CRS_NAME}",EDATUM["image pixel grid"],CS[Carte
                  'AXIS["row (y)",south,ORDER[2],LENGTHUNIT["pixel",1]]]')
 # Shapefile (dBASE) field names are limited to 10 characters.
 _SHAPEFILE_COLUMNS = {"stability_score": "stability", "prompt_type": "prompt"}
+_LAYER_TRIES = 8
 _SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
 
@@ -158,7 +159,9 @@ def _layers(masks: np.ndarray, mask_boxes: np.ndarray) -> list[list[int]]:
             continue
         rows, cols = _bbox_slices(mask_boxes, i)
         crop = crops[i]
-        for layer, occ in zip(layers, occupied, strict=True):
+        # Only the last few layers are tried: heavily overlapping masks (many prompts on one object)
+        # would otherwise make this quadratic; a mask that fits none gets its own, box-sized, layer.
+        for layer, occ in zip(layers[-_LAYER_TRIES:], occupied[-_LAYER_TRIES:], strict=True):
             if not (occ[rows, cols] & crop).any():
                 layer.append(int(i))
                 occ[rows, cols] |= crop
@@ -168,6 +171,8 @@ def _layers(masks: np.ndarray, mask_boxes: np.ndarray) -> list[list[int]]:
             occ[rows, cols] = crop
             layers.append([int(i)])
             occupied.append(occ)
+            if len(occupied) > _LAYER_TRIES:
+                occupied[-_LAYER_TRIES - 1] = None  # never tried again: free its scene-sized array
     return layers
 
 

@@ -64,6 +64,8 @@ DEFAULT_STITCH_IOU = 0.5
 _FINAL_BLOCK = 1024
 _GDAL_CACHE_MB = 64
 _MODES = ("everything", "points", "boxes")
+#: Prompts predicted and merged together in prompted modes: bounds memory (one tile-sized mask each).
+PROMPT_CHUNK = 64
 #: Scratch folders in the temp dir are ``samrs-tiles-<pid>-XXXX``: those of dead processes are removed.
 SCRATCH_PREFIX = "samrs-tiles-"
 
@@ -468,28 +470,36 @@ def _background_in_tile(background: np.ndarray, tile: Tile) -> np.ndarray:
 
 
 def _run_tile(model, scene: Scene, mode: str, params: dict, tile_prompts, tile: Tile, background: np.ndarray):
-    """Masks for one tile: bool (N, h, w), scores, stability (or None), prompt indexes (or None)."""
+    """Masks for one tile, in chunks: yields (bool (N, h, w), scores, stability or None, prompt indexes or
+    None, prompt type, number of prompts done).
+
+    ``"everything"`` is one chunk. Prompted modes yield :data:`PROMPT_CHUNK` prompts at a time, so memory
+    stays bounded (never one tile-sized mask per prompt of the whole tile at once) and time grows
+    linearly with the number of prompts.
+    """
     if mode == "everything":
         result = model.set_image(scene).generate(**params)
-        stability = result.stability_scores
-        return result.masks, result.scores, stability, None, result.prompt_type or "everything"
+        yield result.masks, result.scores, result.stability_scores, None, result.prompt_type or "everything", 0
+        return
     model.set_image(scene)
     negatives = _background_in_tile(background, tile)
-    masks, scores, indexes = [], [], []
-    for index, prompt in tile_prompts:
-        local = np.asarray(prompt, dtype=np.float64).copy()
-        local[0::2] -= tile.col_off
-        local[1::2] -= tile.row_off
-        if mode == "points":
-            points = np.concatenate([local[None], negatives])
-            labels = np.r_[1, np.zeros(len(negatives), dtype=np.int32)]
-            result = model.predict(points=points, labels=labels, multimask=True, **params).best()
-        else:
-            result = model.predict(boxes=local[None], multimask=False, **params).best()
-        masks.append(result.masks[0])
-        scores.append(float(result.scores[0]))
-        indexes.append(index)
-    return np.stack(masks), np.asarray(scores, np.float32), None, np.asarray(indexes), mode
+    for start in range(0, len(tile_prompts), PROMPT_CHUNK):
+        masks, scores, indexes = [], [], []
+        chunk = tile_prompts[start:start + PROMPT_CHUNK]
+        for index, prompt in chunk:
+            local = np.asarray(prompt, dtype=np.float64).copy()
+            local[0::2] -= tile.col_off
+            local[1::2] -= tile.row_off
+            if mode == "points":
+                points = np.concatenate([local[None], negatives])
+                labels = np.r_[1, np.zeros(len(negatives), dtype=np.int32)]
+                result = model.predict(points=points, labels=labels, multimask=True, **params).best()
+            else:
+                result = model.predict(boxes=local[None], multimask=False, **params).best()
+            masks.append(result.masks[0])
+            scores.append(float(result.scores[0]))
+            indexes.append(index)
+        yield np.stack(masks), np.asarray(scores, np.float32), None, np.asarray(indexes), mode, len(chunk)
 
 
 def _model_name(model) -> str:
@@ -595,8 +605,12 @@ def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -
     with workdir, rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
         work = LabelRasterWriter(Path(workdir.name) / "work.tif", src.width, src.height, compress="zstd")
         try:
-            bar = tqdm(tiles, desc="tiles", unit="tile", disable=not opts.progress)
-            for tile in bar:
+            if prompt_tiles is None:
+                bar = tqdm(total=len(tiles), desc="tiles", unit="tile", disable=not opts.progress)
+            else:  # prompted: progress in prompts, which is where the time goes
+                bar = tqdm(total=sum(map(len, prompt_tiles.values())), desc="prompts", unit="prompt",
+                           disable=not opts.progress)
+            for tile in tiles:
                 if prompt_tiles is not None and not prompt_tiles[tile.id]:
                     skipped.append(tile.id)
                     continue
@@ -604,17 +618,22 @@ def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -
                 valid = scene.valid
                 if valid is not None and not valid.any():
                     skipped.append(tile.id)  # nodata only: nothing to segment
+                    bar.update(1 if prompt_tiles is None else len(prompt_tiles[tile.id]))
                     continue
                 _paint_preview(preview, scene.image, tile, step)
-                masks, scores, stability, prompt_index, prompt_type = _run_tile(
-                    model, scene, mode, params, None if prompt_tiles is None else prompt_tiles[tile.id], tile,
-                    background)
-                if valid is not None:
-                    masks = masks & valid[None]
-                _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, counts,
-                            candidates if keep_tile_polygons else None, opts, mode)
+                for masks, scores, stability, prompt_index, prompt_type, n_prompts in _run_tile(  # noqa: B007
+                        model, scene, mode, params, None if prompt_tiles is None else prompt_tiles[tile.id], tile,
+                        background):
+                    if valid is not None:
+                        masks = masks & valid[None]
+                    _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, counts,
+                                candidates if keep_tile_polygons else None, opts, mode)
+                    bar.update(n_prompts)
+                    bar.set_postfix(masks=counts["kept"], refresh=False)
                 done.append(tile)
-                bar.set_postfix(masks=counts["kept"], refresh=False)
+                if prompt_tiles is None:
+                    bar.update(1)
+            bar.close()
             work.dataset.close()  # flush: the relabelling pass reads the file
             timings = {"tiles": time.perf_counter() - start}
             roots, final = inst.roots_lut()

@@ -56,6 +56,10 @@ EVERYTHING_DOCS = {
     "max_det": "at most this many masks (count); 300 default",
 }
 MODES = ("merge", "per_prompt", "all")
+#: Limits of the everything pass: network input side (memory grows with its square) and masks kept
+#: (each one a scene-sized boolean array).
+MAX_IMGSZ = 4096
+MAX_DET = 2000
 #: Masks of at most this many pixels are not offered to CLIP (ultralytics' rule).
 TEXT_MIN_AREA = 100
 
@@ -181,16 +185,18 @@ def _check_everything_params(params: dict) -> dict:
         raise ValueError(f"unknown FastSAM option(s) {', '.join(unknown)}; use {', '.join(EVERYTHING_DEFAULTS)}")
     out = dict(params)
     imgsz = out["imgsz"]
-    if isinstance(imgsz, bool) or not isinstance(imgsz, (int, np.integer)) or imgsz < 32 or imgsz % 32:
-        raise ValueError(f"imgsz must be a positive multiple of 32 (e.g. 640, 1024), got {imgsz!r}")
+    if isinstance(imgsz, bool) or not isinstance(imgsz, (int, np.integer)) or imgsz < 32 or imgsz % 32 \
+            or imgsz > MAX_IMGSZ:
+        raise ValueError(f"imgsz must be a multiple of 32 from 32 to {MAX_IMGSZ} (e.g. 640, 1024), got {imgsz!r}")
     for key in ("conf", "iou"):
         value = out[key]
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 <= value <= 1:
             raise ValueError(f"{key} must be a number in [0, 1], got {value!r}")
         out[key] = float(value)
     max_det = out["max_det"]
-    if isinstance(max_det, bool) or not isinstance(max_det, (int, np.integer)) or max_det < 1:
-        raise ValueError(f"max_det must be a positive integer, got {max_det!r}")
+    if isinstance(max_det, bool) or not isinstance(max_det, (int, np.integer)) or not 1 <= max_det <= MAX_DET:
+        raise ValueError(f"max_det must be a whole number from 1 to {MAX_DET} (each mask is a scene-sized array), "
+                         f"got {max_det!r}")
     if not isinstance(out["retina_masks"], (bool, np.bool_)):
         raise ValueError(f"retina_masks must be True or False, got {out['retina_masks']!r}")
     out.update(imgsz=int(imgsz), max_det=int(max_det), retina_masks=bool(out["retina_masks"]))

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..amg.params import AMG_CONTROLS, AMG_PARAM_DOCS
+from ..amg.params import AMG_CONTROLS, AMG_PARAM_DOCS, check_amg_values
 from ..embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, embedding_key, resolve_cache
 from ..masks import Masks
 from ..prompts import normalise_mask_input, prepare_prompts
@@ -455,7 +455,7 @@ class Sam2Model(SegmentationModel):
         from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 
         scene = self.require_scene()
-        params = _generator_arguments(params)
+        params = check_amg_values(_generator_arguments(params))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
             generator = SAM2AutomaticMaskGenerator(self.sam2, output_mode="binary_mask", **params)
@@ -582,8 +582,9 @@ def _generator_arguments(params: dict) -> dict:
 
 
 def check_generate_params(params: dict) -> dict:
-    """``params`` merged with :func:`generate_defaults`; ``ValueError`` for unknown names or a bad grid."""
-    return {**generate_defaults(), **_generator_arguments(params)}
+    """``params`` merged with :func:`generate_defaults`; ``ValueError`` (one line) for unknown names, bad
+    values or values past the limits (:func:`helpers.amg.params.check_amg_values`)."""
+    return check_amg_values({**generate_defaults(), **_generator_arguments(params)})
 
 
 def param_docs() -> dict:
