@@ -132,7 +132,13 @@ def find_inputs(inputs, out_dir=None) -> tuple[list[tuple[Path, Path]], list[tup
                 rejected.append((item, f"unsupported file type {item.suffix or '(none)'!r}"))
         else:
             rejected.append((item, "no such file or folder"))
-    return found, rejected
+    seen, unique = set(), []
+    for path, rel in found:  # a file named twice (alone and inside a named folder) is one input
+        key = fold_path(path.resolve())
+        if key not in seen:
+            seen.add(key)
+            unique.append((path, rel))
+    return unique, rejected
 
 
 def _root_label(path: Path, rel: Path) -> str:

@@ -26,7 +26,15 @@ from .atomic import (
     writing,
 )
 from .errors import RasterPathError, UserInputError, one_line
-from .raster import DEFAULT_STRETCH, RASTER_SUFFIXES, WINDOW_SIZE, open_raster, parse_bands, walk_rasters
+from .raster import (
+    DEFAULT_STRETCH,
+    RASTER_SUFFIXES,
+    WINDOW_SIZE,
+    check_db_range,
+    open_raster,
+    parse_bands,
+    walk_rasters,
+)
 from .scene import Scene
 
 __all__ = ["PreprocessSummary", "preprocess", "OUTPUT_MARKER"]
@@ -211,8 +219,9 @@ def preprocess(
     source = check_path_argument(input, "input")
     output = check_path_argument(output, "output")
     jobs = _plan_jobs(source, output, recursive)
-    if source.is_file():
-        parse_bands(bands)  # a typo in --bands fails before anything is written
+    parse_bands(bands)  # a typo in --bands fails before anything is written
+    if "sar_db_range" in read_options:
+        check_db_range(read_options["sar_db_range"])  # so does a reversed dB range
     options = dict(read_options, bands=bands, stretch=stretch, sar=sar)
     summary = PreprocessSummary()
     folder_mode = not source.is_file()

@@ -298,7 +298,7 @@ class RasterSource:
         self.file_crs = ds.crs
         self.file_transform = None if ds.transform.is_identity else ds.transform
         self.sar = bool(sar)
-        self.sar_db_range = _checked_db_range(sar_db_range)
+        self.sar_db_range = check_db_range(sar_db_range)
         if _is_complex(self.dtype) and not self.sar:
             raise ValueError(
                 f"{self.path.name} holds complex values ({self.dtype}, e.g. single-look complex SAR): pass "
@@ -530,7 +530,7 @@ def walk_rasters(root, exclude=(), marker: str | None = None, recursive: bool = 
     return sorted(found)
 
 
-def _checked_db_range(sar_db_range) -> tuple[float, float]:
+def check_db_range(sar_db_range) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in sar_db_range)
     except (TypeError, ValueError):
@@ -620,6 +620,7 @@ __all__: Sequence[str] = (
     "as_scene",
     "check_bands",
     "check_georeferencing_kept",
+    "check_db_range",
     "walk_rasters",
     "MAX_SCENE_PIXELS",
     "open_raster",

@@ -42,7 +42,7 @@ from .atomic import process_alive
 from .export import LabelRasterWriter, build_gdf, vectorize_masks
 from .maskops import boxes_from_masks
 from .prompts import to_pixel_boxes, to_pixel_points
-from .raster import as_scene, open_raster
+from .raster import as_scene, check_georeferencing_kept, open_raster
 from .render import overlay_labels
 from .scene import Scene
 
@@ -570,6 +570,8 @@ def segment_tiled(
         params.setdefault("progress", False)
     src, opened = _open_source(source, dict(read_options or {}))
     try:
+        if opened:  # outputs in pixel coordinates of a GCP-only / CRS-less file would be misplaced
+            check_georeferencing_kept(src)
         with _embedding_cache(model, opts.cache_embeddings):
             return _segment(model, src, mode, prompts, params, out_path, opts)
     finally:

@@ -119,7 +119,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="raster files or folders (searched recursively)")
     p.add_argument("--model", required=True, help="registry name, e.g. sam_vit_b, fastsam_s, conventional")
-    p.add_argument("--weights", help="local weights file (default: the cached official checkpoint)")
+    p.add_argument("--weights", help="local weights file (default: the cached official checkpoint); FastSAM .pt "
+                   "files are opened with ultralytics' safe loading, which runs no code from the file")
     p.add_argument("--mode", choices=("everything", "points", "boxes"), default="everything",
                    help="everything: automatic masks; points / boxes: one object per prompt in --prompts")
     p.add_argument("--prompts", metavar="FILE",
