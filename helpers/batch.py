@@ -134,7 +134,8 @@ def find_inputs(inputs, out_dir=None) -> tuple[list[tuple[Path, Path]], list[tup
             rejected.append((item, "no such file or folder"))
     seen, unique = set(), []
     for path, rel in found:  # a file named twice (alone and inside a named folder) is one input
-        key = fold_path(path.resolve())
+        stat = path.stat()
+        key = (stat.st_dev, stat.st_ino)
         if key not in seen:
             seen.add(key)
             unique.append((path, rel))
@@ -503,7 +504,8 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
             output_lock(out_dir, "segment"):
         remove_stale_temp_files(out_dir)  # hidden temp files of runs killed by SIGKILL
         if not (out_dir / OUTPUT_MARKER).exists():
-            (out_dir / OUTPUT_MARKER).write_text("sam-rs segment outputs: never walked as inputs\n")
+            with writing(out_dir / OUTPUT_MARKER):
+                (out_dir / OUTPUT_MARKER).write_text("sam-rs segment outputs: never walked as inputs\n")
         for (path, _rel), stem in zip(tqdm(jobs, desc="files", unit="file", disable=not progress), stems, strict=True):
             outputs = _outputs(stem, formats)
             marker = stem.with_name(stem.name + MARKER)
@@ -523,8 +525,13 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
                 try:
                     n = segment_file(model, path, stem, formats, mode, prompts, tile_size, overlap, params,
                                      read_options, progress=False, cog=cog)
+                    record = {**fingerprint, "masks": n, "seconds": round(time.perf_counter() - file_start, 3),
+                              "outputs": {k: os.path.relpath(v, marker.parent) for k, v in outputs.items()}}
+                    with writing(marker), atomic_output(marker) as tmp:  # written last: the input is finished
+                        tmp.write_text(json.dumps(record, indent=1))
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
                     _remove_outputs(stem, (), input_keys)  # no final-named file for a failed input
+                    marker.unlink(missing_ok=True)
                     reason = f"disk full writing {out_dir}" if is_disk_full(exc) and "disk full" not in str(exc) \
                         else one_line(exc)
                     summary.failed.append((path, reason))
@@ -533,10 +540,6 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
                 except BaseException:  # Ctrl-C: what this input wrote is incomplete
                     _remove_outputs(stem, (), input_keys)
                     raise
-                record = {**fingerprint, "masks": n, "seconds": round(time.perf_counter() - file_start, 3),
-                          "outputs": {k: os.path.relpath(v, marker.parent) for k, v in outputs.items()}}
-                with writing(marker), atomic_output(marker) as tmp:
-                    tmp.write_text(json.dumps(record, indent=1))
                 summary.done.append(path)
                 summary.masks += n
             if "png" in outputs and outputs["png"].exists():

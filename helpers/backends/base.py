@@ -116,8 +116,9 @@ def check_float(params: dict, name: str, low: float, high: float | None = None, 
     if (not number or not np.isfinite(value) or value < low or (low_open and value == low)
             or (high is not None and value > high)):
         left = "(" if low_open else "["
-        limits = f"in {left}{low:g}, {high:g}]" if high is not None else f"{'>' if low_open else '>='} {low:g}"
-        raise ValueError(f"{name} must be a number {limits}, got {value!r}")
+        limits = f"be in {left}{low:g}, {high:g}]" if high is not None else \
+            f"be a number {'>' if low_open else '>='} {low:g}"
+        raise ValueError(f"{name} must {limits}, got {value!r}")
     params[name] = float(value)
 
 
