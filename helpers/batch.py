@@ -11,6 +11,16 @@ Every input is segmented with :func:`helpers.tiling.segment_tiled` (any size, se
 
 Outputs are written atomically, so a killed run leaves no half-written file; re-running skips inputs
 whose ``.done.json`` matches (same input size/mtime, formats, model, weights, prompts and options): resume.
+An input that is redone first loses its old marker and the outputs of formats not asked for any more;
+an input that fails keeps no final-named output.
+
+Outputs never land on an input and never mix: ``--out`` may not be an input folder, an output that
+would replace an input file is refused, ``DIR`` (and any earlier output tree, marked by a hidden
+``.samrs-segment-output`` file) is skipped when walking the inputs, and every input gets its own
+names (:func:`plan_outputs`: ``a.tif`` + ``a.png`` -> ``a_tif`` / ``a_png``; ``x/scene.tif`` +
+``y/scene.tif`` given as files -> ``x/scene`` / ``y/scene``); names that still clash (``scene.tif`` +
+``scene.TIF``) are refused in one line. One run at a time writes to ``DIR`` (an OS lock, released even
+when a run is killed); temp files of killed runs are removed at the next start.
 The model is loaded only when some input still needs work. Argument mistakes (tile sizes, --param names,
 --bands, prompt files, missing inputs) are reported in one line before anything is loaded or written
 (exit 2). A bad input (corrupt, no CRS when map prompts need one) is reported in one line and the batch
