@@ -325,7 +325,8 @@ def _scene_bounds_in(scene: Scene, crs) -> tuple[float, float, float, float]:
 def _apply_affine(transform, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``transform`` (an ``affine.Affine``) applied to coordinate arrays."""
     a, b, c, d, e, f = transform[:6]
-    return a * x + b * y + c, d * x + e * y + f
+    with np.errstate(invalid="ignore"):  # NaN/inf from a failed reprojection: reported by _check_inside
+        return a * x + b * y + c, d * x + e * y + f
 
 
 def _check_inside(pixels: np.ndarray, scene: Scene, what: str, crs, original: np.ndarray) -> None:
