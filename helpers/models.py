@@ -35,7 +35,11 @@ def load_model(name: str, weights=None, device=None, **options) -> SegmentationM
             or smoke weights all load through the same code).
         device: ``None`` picks CUDA, then MPS, then CPU (and prints which); or ``"cpu"``, ``"cuda"``...
         **options: backend options (``model.backend.options`` lists them with their meaning), e.g.
-            ``half=True`` / ``compile=True`` (GPU only; CPU-safe defaults).
+            ``half=True`` / ``compile=True`` (GPU only; CPU-safe defaults). For pickle checkpoints
+            (FastSAM, ``spec.weights_only`` false) ``safe_load`` defaults to ``True`` for a file passed
+            as ``weights`` (ultralytics' restricted loading: nothing in the file is executed) and to
+            ``False`` for the registry file, which is hashed at every load; ``safe_load=False`` with
+            your own file runs any code it contains: use it only for files you trust.
 
     Raises:
         ValueError: unknown name; weights file missing; weights not of that architecture; unknown option.
@@ -46,6 +50,7 @@ def load_model(name: str, weights=None, device=None, **options) -> SegmentationM
     backend = backend_for(spec)
     if not spec.has_weights:
         return backend.build(spec, None, None, **options)
+    verified = False
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():
@@ -53,7 +58,12 @@ def load_model(name: str, weights=None, device=None, **options) -> SegmentationM
     elif smoke_mode():
         path = ensure_smoke_weights(name)
     else:
-        path = ensure_weights(name)
+        path = ensure_weights(name)  # pickle formats are hashed here at every load
+        verified = True
+    if not spec.weights_only:
+        # A pickle runs code when loaded: only the verified registry file loads unrestricted; a file
+        # the user named (or shared smoke weights) goes through the backend's safe loading.
+        options.setdefault("safe_load", not verified)
     smoke = read_smoke_marker(path) is not None
     dev = pick_device(device)
     model = backend.build(spec, path, dev, **options)

@@ -99,6 +99,39 @@ def split_run_options(params: dict) -> tuple[dict, dict]:
     return {**RUN_OPTIONS, **run}, {k: v for k, v in params.items() if k not in RUN_OPTIONS}
 
 
+# ---- value checks for generate parameters (one line each, naming the parameter) ---------------------
+def check_int(params: dict, name: str, low: int, high: int | None = None, none_ok: bool = False) -> None:
+    """``params[name]`` must be a whole number in ``[low, high]`` (stored back as ``int``); one-line ValueError."""
+    value = params[name]
+    if value is None and none_ok:
+        return
+    whole = isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer())
+    if isinstance(value, (bool, np.bool_)) or not whole or value < low or (high is not None and value > high):
+        limits = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{name} must be a whole number {limits}, got {value!r}")
+    params[name] = int(value)
+
+
+def check_float(params: dict, name: str, low: float, high: float | None = None, low_open: bool = False) -> None:
+    """``params[name]`` must be a finite number in ``[low, high]`` (``(low, high]`` with ``low_open``)."""
+    value = params[name]
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if (not number or not np.isfinite(value) or value < low or (low_open and value == low)
+            or (high is not None and value > high)):
+        left = "(" if low_open else "["
+        limits = f"be in {left}{low:g}, {high:g}]" if high is not None else \
+            f"be a number {'>' if low_open else '>='} {low:g}"
+        raise ValueError(f"{name} must {limits}, got {value!r}")
+    params[name] = float(value)
+
+
+def check_bool(params: dict, name: str) -> None:
+    if not isinstance(params[name], (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {params[name]!r}")
+    params[name] = bool(params[name])
+
+
+
 class SegmentationModel:
     """Base class for SAM, SAM 2, FastSAM and the conventional baseline.
 

@@ -186,8 +186,19 @@ class SamModel(SegmentationModel):
             return embedding
         key = embedding_key(image, self.name, checkpoint_id, self._variant())
         return self.cache.get_or_compute(
-            key, lambda: self._encode_uncached(image), device=self.sam.device, persist=persist
+            key, lambda: self._encode_uncached(image), device=self.sam.device, persist=persist,
+            expected=self._expected_embedding(image),
         )
+
+    def _expected_embedding(self, image: np.ndarray) -> dict:
+        """What a cached embedding of ``image`` must look like (a file that differs is re-encoded)."""
+        prompt_encoder = self.sam.prompt_encoder
+        height, width = image.shape[:2]
+        return {
+            "features_shape": (1, prompt_encoder.embed_dim, *prompt_encoder.image_embedding_size),
+            "input_size": self.transform.get_preprocess_shape(height, width, self.transform.target_length),
+            "original_size": (height, width),
+        }
 
     def encode(self, image: np.ndarray) -> torch.Tensor:
         """Image embedding (1, 256, 64, 64) of an HxWx3 uint8 RGB image, through the embedding cache.

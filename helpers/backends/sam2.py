@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..amg.params import AMG_CONTROLS, AMG_PARAM_DOCS
+from ..amg.params import AMG_CONTROLS, AMG_PARAM_DOCS, check_amg_values
 from ..embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, embedding_key, resolve_cache
 from ..errors import one_line
 from ..masks import Masks
@@ -280,6 +280,12 @@ def _unpack_features(
 _MEMORY_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 
 
+def _layouts_ok(embedding) -> bool:
+    """A cached SAM 2 embedding's layouts are what :func:`_unpack_features` can restore."""
+    layouts = embedding.extra.get("layouts")
+    return layouts is None or (isinstance(layouts, list) and all(layout in _MEMORY_FORMATS for layout in layouts))
+
+
 def _feature_layouts(features: dict) -> list[str]:
     """Memory layout of ``image_embed`` and each high-res level, for :func:`_unpack_features`."""
     tensors = [features["image_embed"], *features["high_res_feats"]]
@@ -364,7 +370,9 @@ class Sam2Model(SegmentationModel):
             embedding = self._encode(scene.image)
             embedding.seconds = time.perf_counter() - start
         else:
-            embedding = self.cache.get_or_compute(key, lambda: self._encode(scene.image), device=self.device)
+            embedding = self.cache.get_or_compute(key, lambda: self._encode(scene.image), device=self.device,
+                                                  expected=self._expected_embedding(scene.image),
+                                                  check=_layouts_ok)
         layouts = embedding.extra.get("layouts")
         features = _unpack_features(embedding.features, self._level_channels, layouts)
         _install_features(self.predictor, features, scene.shape)
@@ -373,6 +381,15 @@ class Sam2Model(SegmentationModel):
             "set_image": time.perf_counter() - start,
             "encode": embedding.seconds if embedding.source == "computed" else 0.0,
         }
+
+    def _expected_embedding(self, image: np.ndarray) -> dict:
+        """What a cached embedding of ``image`` must look like (a file that differs is re-encoded)."""
+        size = int(self.sam2.image_size)
+        grid = size // 16  # the image embedding's side (64 for 1024)
+        n = len(self._level_channels)
+        channels = int(self.sam2.hidden_dim) + sum(c * 4 ** (n - i) for i, c in enumerate(self._level_channels))
+        return {"features_shape": (1, channels, grid, grid), "input_size": (size, size),
+                "original_size": tuple(image.shape[:2])}
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.sam2.parameters())
@@ -456,7 +473,7 @@ class Sam2Model(SegmentationModel):
         from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 
         scene = self.require_scene()
-        params = _generator_arguments(params)
+        params = check_amg_values(_generator_arguments(params))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
             generator = SAM2AutomaticMaskGenerator(self.sam2, output_mode="binary_mask", **params)
@@ -583,8 +600,9 @@ def _generator_arguments(params: dict) -> dict:
 
 
 def check_generate_params(params: dict) -> dict:
-    """``params`` merged with :func:`generate_defaults`; ``ValueError`` for unknown names or a bad grid."""
-    return {**generate_defaults(), **_generator_arguments(params)}
+    """``params`` merged with :func:`generate_defaults`; ``ValueError`` (one line) for unknown names, bad
+    values or values past the limits (:func:`helpers.amg.params.check_amg_values`)."""
+    return check_amg_values({**generate_defaults(), **_generator_arguments(params)})
 
 
 def param_docs() -> dict:
