@@ -166,7 +166,7 @@ def test_everything_mode_passes_the_changed_parameters(session, app_pool):
     assert len(session.table()) == len(result)
     session.undo()  # brings the click back, and its mask
     assert session.kind == "prompts" and session.prompts.points == ((50, 30),)
-    with pytest.raises(ValueError, match="points_per_side must be >= 1"):
+    with pytest.raises(ValueError, match="points_per_side must be a whole number between 1 and 128"):
         session.everything({"mobile_sam": {"points_per_side": 0}})
 
 
