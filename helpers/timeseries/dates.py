@@ -70,9 +70,11 @@ class AcquisitionDate:
         return self.label
 
 
-def _match(text: str) -> AcquisitionDate | None:
+def _match(text: str, whole: bool = False) -> AcquisitionDate | None:
+    """The first date in ``text`` (``whole``: only when one pattern matches all of it)."""
     for _name, pattern, precision in DATE_PATTERNS:
-        for found in re.finditer(pattern, text):
+        matches = [m for m in [re.fullmatch(pattern, text)] if m] if whole else re.finditer(pattern, text)
+        for found in matches:
             numbers = [int(g) for g in found.groups()]
             year, month, day = (numbers + [1, 1])[:3]
             try:
@@ -119,9 +121,8 @@ def parse_date(value) -> AcquisitionDate:
     if isinstance(value, int) and not isinstance(value, bool) and 1900 <= value <= 2100:
         return AcquisitionDate(_dt.date(value, 1, 1), "year")
     if isinstance(value, str):
-        text = value.strip()
-        found = _match(text)
-        if found is not None and re.fullmatch(r"[\d\-_. T:]+", text):
+        found = _match(value.strip(), whole=True)
+        if found is not None:
             return found
     raise UserInputError(
         f"not a date: {value!r}; give a datetime.date or a string such as 2009-08-18, 20090818 or 1985"

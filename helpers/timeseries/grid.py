@@ -74,7 +74,7 @@ class Grid:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) of the four corners, in the grid's CRS (pixels without one)."""
-        corners = np.array([self.transform * corner for corner in self._corners()])
+        corners = np.array([self.transform @ corner for corner in self._corners()])
         return (float(corners[:, 0].min()), float(corners[:, 1].min()),
                 float(corners[:, 0].max()), float(corners[:, 1].max()))
 
@@ -92,7 +92,7 @@ class Grid:
             for (c0, r0), (c1, r1) in zip(corners, corners[1:] + corners[:1], strict=True)
             for s in t
         ]
-        xy = np.array([self.transform * point for point in ring])
+        xy = np.array([self.transform @ point for point in ring])
         if crs is not None and self.crs is not None:
             from ..crs import to_pyproj, transformer
 
@@ -139,7 +139,7 @@ class Grid:
         drift = tolerance * max(self.pixel_size()) / max(self.width, self.height)
         if not np.allclose(mine, theirs, rtol=0, atol=drift):
             return None
-        col, row = ~source.transform * (self.transform.c, self.transform.f)
+        col, row = ~source.transform @ (self.transform.c, self.transform.f)
         if abs(col - round(col)) > tolerance or abs(row - round(row)) > tolerance:
             return None
         return Window(int(round(col)), int(round(row)), self.width, self.height)
@@ -149,7 +149,7 @@ class Grid:
         NaN when the CRSs differ."""
         if not self.same_crs(source):
             return float("nan"), float("nan")
-        col, row = ~source.transform * (self.transform.c, self.transform.f)
+        col, row = ~source.transform @ (self.transform.c, self.transform.f)
         return float(col), float(row)
 
     def overlap_fraction(self, other: Grid) -> float:
@@ -182,7 +182,7 @@ class Grid:
             left, bottom, right, top = transform_bounds(crs, self.crs, left, bottom, right, top, densify_pts=21)
         xs, ys = [left, right, right, left], [top, top, bottom, bottom]
         inverse = ~self.transform
-        cols, rows = zip(*(inverse * (x, y) for x, y in zip(xs, ys, strict=True)), strict=True)
+        cols, rows = zip(*(inverse @ (x, y) for x, y in zip(xs, ys, strict=True)), strict=True)
         c0, c1 = max(0, int(np.floor(min(cols) + 1e-9))), min(self.width, int(np.ceil(max(cols) - 1e-9)))
         r0, r1 = max(0, int(np.floor(min(rows) + 1e-9))), min(self.height, int(np.ceil(max(rows) - 1e-9)))
         if c1 <= c0 or r1 <= r0:
@@ -191,7 +191,7 @@ class Grid:
                 f"bounds {tuple(round(v, 6) for v in bounds)} do not overlap the grid "
                 f"(x {left0:.6g}..{right0:.6g}, y {bottom0:.6g}..{top0:.6g})"
             )
-        return Grid(self.crs, self.transform * Affine.translation(c0, r0), c1 - c0, r1 - r0)
+        return Grid(self.crs, self.transform @ Affine.translation(c0, r0), c1 - c0, r1 - r0)
 
     def describe(self) -> str:
         """One line: size, pixel size, CRS."""

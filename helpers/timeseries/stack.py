@@ -225,7 +225,7 @@ class TimeStack:
                 return source.read_raw(window)
             source_window = _source_window(self.grid, alignment.source_grid)
             data, valid = source.read_raw(source_window)
-            window_transform = source.transform * _translation(source_window.col_off, source_window.row_off)
+            window_transform = source.transform @ _translation(source_window.col_off, source_window.row_off)
         data[:, ~valid] = np.nan
         out = np.full((data.shape[0], *self.grid.shape), np.nan, dtype=np.float32)
         reproject(
@@ -300,7 +300,7 @@ def _source_window(grid: Grid, source: Grid):
     inverse = ~source.transform
     footprint = grid.footprint(source.crs) if grid.crs is not None else grid.footprint()
     xs, ys = footprint.exterior.xy
-    cols, rows = zip(*(inverse * (x, y) for x, y in zip(xs, ys, strict=True)), strict=True)
+    cols, rows = zip(*(inverse @ (x, y) for x, y in zip(xs, ys, strict=True)), strict=True)
     margin = 3
     c0, r0 = int(np.floor(min(cols))) - margin, int(np.floor(min(rows))) - margin
     c1, r1 = int(np.ceil(max(cols))) + margin, int(np.ceil(max(rows))) + margin
