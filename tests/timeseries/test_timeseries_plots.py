@@ -1,15 +1,19 @@
 """Area curves, frames with masks, the GIF and the date slider."""
 
-import matplotlib
+import numpy as np
+import pytest
+from PIL import Image
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from helpers.render import label_colours  # noqa: E402
-from helpers.timeseries import TrackResult, date_slider, open_stack, plot_areas, render_frames, show_dates, write_gif  # noqa: E402
+from helpers.render import label_colours
+from helpers.timeseries import (
+    TrackResult,
+    date_slider,
+    open_stack,
+    plot_areas,
+    render_frames,
+    show_dates,
+    write_gif,
+)
 
 
 def result_on(stack, smoke=False):

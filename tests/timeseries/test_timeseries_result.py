@@ -13,9 +13,10 @@ from rasterio.crs import CRS
 from helpers.timeseries import TrackResult
 
 UTM = CRS.from_epsg(32614)
+TEN_METRES = Affine(10, 0, 480000, 0, -10, 5200000)
 
 
-def make_result(crs=UTM, transform=Affine(10, 0, 480000, 0, -10, 5200000)):
+def make_result(crs=UTM, transform=TEN_METRES):
     masks = np.zeros((3, 2, 20, 30), bool)
     masks[:, 0, 2:12, 3:15] = True  # object 5: a 10 x 12 px field, every date
     masks[0, 1, 5:8, 5:9] = True  # object 2: 3 x 4 px inside it on the first date ...
