@@ -21,9 +21,11 @@ stack's frames losslessly from memory (:mod:`helpers.timeseries.frames`). The re
    score is SAM 2's object-presence probability (sigmoid of the object score logit): below 0.5 SAM 2
    says the object is not visible on that date and the mask is empty (a pond that dried out).
 
-Memory: frames are read when the predictor needs them (one at a time); per date the predictor keeps its
-memory features and low-resolution logits (offloaded to the CPU with ``offload_state_to_cpu``), and the
-result keeps one boolean mask per object.
+Memory: frames are read when the predictor needs them (one at a time), and the predictor's per-date
+outputs (memory features, low-resolution logits, object pointers) are dropped once no later frame can
+attend to them (``bounded_memory``; SAM 2 looks back ``num_maskmem`` frames for memories and
+``max_obj_ptrs_in_encoder`` for pointers): the masks are identical, and what grows with the number of
+dates is the result, one boolean mask per object and date.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from .frames import VideoFrames, official_predictor_hooks
 from .prompts import PlacedPrompt, place_prompts
 from .result import TrackResult
 
-__all__ = ["METHOD", "VideoTracker", "load_tracker", "track"]
+__all__ = ["METHOD", "VideoTracker", "load_tracker", "track", "trackable_models"]
 
 METHOD = "SAM 2 video tracking"
 MASK_THRESHOLD = 0.0  # sam2's examples: mask = logits > 0
@@ -59,7 +61,7 @@ class VideoTracker:
     """
 
     def __init__(self, predictor, name: str, device=None, smoke: bool = False, half: bool = False,
-                 checkpoint=None, offload_state_to_cpu: bool = True):
+                 checkpoint=None, offload_state_to_cpu: bool = True, bounded_memory: bool = True):
         import torch
 
         self.predictor = predictor
@@ -69,6 +71,16 @@ class VideoTracker:
         self.half = bool(half)
         self.checkpoint = checkpoint
         self.offload_state_to_cpu = bool(offload_state_to_cpu)
+        self.bounded_memory = bool(bounded_memory)
+
+    @property
+    def memory_window(self) -> int:
+        """How many frames back SAM 2 can attend to (memories or object pointers), plus one for safety."""
+        model = self.predictor
+        stride = int(getattr(model, "memory_temporal_stride_for_eval", 1))
+        memories = stride * (int(model.num_maskmem) - 1) + 1
+        pointers = int(getattr(model, "max_obj_ptrs_in_encoder", 0)) if getattr(model, "use_obj_ptrs_in_encoder", False) else 0
+        return max(memories, pointers) + 1
 
     @property
     def image_size(self) -> int:
@@ -94,7 +106,7 @@ class VideoTracker:
         Returns:
             :class:`TrackResult` with one mask per object and date, presence scores, and
             ``timings`` (``seconds``, ``per_frame_s``), ``extra`` (``image_size``, ``frames_processed``,
-            ``frames_read``, ``groups``).
+            ``frames_read``, ``outputs_forgotten`` (per-date outputs dropped by ``bounded_memory``), ``groups``).
 
         Raises:
             UserInputError: bad prompts (see :func:`~helpers.timeseries.prompts.place_prompts`).
@@ -112,6 +124,7 @@ class VideoTracker:
         masks = np.zeros((n_frames, len(object_ids), *stack.shape), dtype=bool)
         scores = np.full((n_frames, len(object_ids)), np.nan, dtype=np.float32)
         bar = tqdm(total=work, desc="tracking", unit="frame", disable=not progress)
+        forgotten = 0
         start_time = time.perf_counter()
         try:
             with official_predictor_hooks(frames, progress=lambda _frame: bar.update()), torch.inference_mode(), \
@@ -137,6 +150,8 @@ class VideoTracker:
                                 n = column[object_id]
                                 masks[frame, n] = found[k] if valid is None else found[k] & valid
                                 scores[frame, n] = _presence(state, object_id, frame)
+                            if self.bounded_memory:
+                                forgotten += _forget_unreachable(state, frame, start, reverse, self.memory_window)
         finally:
             bar.close()
         seconds = time.perf_counter() - start_time
@@ -149,6 +164,7 @@ class VideoTracker:
             valid_fraction=frames.valid_fraction(),
             timings={"seconds": seconds, "per_frame_s": seconds / max(work, 1)},
             extra={"image_size": self.image_size, "frames_processed": work, "frames_read": frames.reads,
+                   "outputs_forgotten": forgotten,
                    "groups": {start: sorted({p.object_id for p in g}) for start, g in groups.items()}},
         )
 
@@ -190,6 +206,29 @@ def _groups(placed: list[PlacedPrompt]) -> dict[int, list[PlacedPrompt]]:
     return dict(sorted(groups.items()))
 
 
+def _forget_unreachable(state, frame: int, start: int, reverse: bool, window: int) -> int:
+    """Drop the per-date outputs no later step of this group can attend to.
+
+    During a pass (forward from ``start``, or backward), frames ``window`` or more steps behind the current
+    one are out of SAM 2's reach for the rest of the pass. When a backward pass follows (``start > 0``),
+    it begins at ``start`` and looks at the frames just after it, so the forward pass keeps those
+    (``start <= other < start + window``). Conditioning (prompted) frames are never dropped.
+
+    Returns:
+        how many per-object outputs were dropped.
+    """
+    dropped = 0
+    for outputs in state["output_dict_per_obj"].values():
+        remembered = outputs["non_cond_frame_outputs"]
+        for other in list(remembered):
+            behind = other - frame if reverse else frame - other
+            needed_backward = not reverse and start > 0 and other - start < window
+            if behind >= window and not needed_backward:
+                del remembered[other]
+                dropped += 1
+    return dropped
+
+
 def _presence(state, object_id: int, frame: int) -> float:
     """SAM 2's object-presence probability for ``object_id`` on ``frame`` (sigmoid of its object score)."""
     index = state["obj_id_to_idx"][object_id]
@@ -201,7 +240,7 @@ def _presence(state, object_id: int, frame: int) -> float:
 
 
 def load_tracker(model, weights=None, device=None, half: bool = False, offload_state_to_cpu: bool = True,
-                 **options) -> VideoTracker:
+                 bounded_memory: bool = True, **options) -> VideoTracker:
     """A :class:`VideoTracker` for a registry model that can track (SAM 2: ``model.backend.can_track``).
 
     Args:
@@ -213,6 +252,8 @@ def load_tracker(model, weights=None, device=None, half: bool = False, offload_s
         half: bfloat16 autocast (CUDA only), as in sam2's examples.
         offload_state_to_cpu: keep SAM 2's per-date memory in RAM rather than GPU memory (sam2's option:
             slightly slower, bounded GPU memory; no effect on a CPU).
+        bounded_memory: drop SAM 2's per-date outputs once out of its reach (same masks; memory does not
+            grow with the number of dates beyond the result's masks). ``False`` keeps them all, as sam2 does.
         **options: the family's ``Backend.video_options``, e.g. ``image_size=512`` (smaller: faster on a
             CPU, coarser; the weights were trained at 1024).
 
@@ -248,16 +289,16 @@ def load_tracker(model, weights=None, device=None, half: bool = False, offload_s
     except ValueError as error:
         raise UserInputError(str(error).splitlines()[0]) from None
     return VideoTracker(predictor, name, device=dev, smoke=smoke, half=half, checkpoint=checkpoint,
-                        offload_state_to_cpu=offload_state_to_cpu)
+                        offload_state_to_cpu=offload_state_to_cpu, bounded_memory=bounded_memory)
 
 
 def _require_video(backend, name: str) -> None:
     if not backend.can_track:
         raise UserInputError(f"{name} cannot track objects through time; use a model with a video predictor: "
-                             f"{', '.join(_trackers())}")
+                             f"{', '.join(trackable_models())}")
 
 
-def _trackers() -> list[str]:
+def trackable_models() -> list[str]:
     """Registry names whose family has a video predictor (families imported lazily, only when asked)."""
     from ..registry import REGISTRY
 

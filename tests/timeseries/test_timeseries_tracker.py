@@ -122,3 +122,33 @@ def test_only_families_with_a_video_predictor_track():
         load_tracker("sam2.1_hiera_t", colour=True)
     with pytest.raises(UserInputError, match="half=True needs a CUDA device"):
         load_tracker("sam2.1_hiera_t", device="cpu", half=True)
+
+
+def test_bounded_memory_forgets_only_what_sam2_cannot_reach(tmp_path, smoke_tracker, frame_painter):
+    from affine import Affine
+
+    for t, image in enumerate(frame_painter(12, size=(32, 32))):
+        with rasterio.open(tmp_path / f"f_{2000 + t}.tif", "w", driver="GTiff", width=32, height=32, count=3,
+                           dtype="uint8", crs="EPSG:32614", transform=Affine(10, 0, 0, 0, -10, 0)) as dst:
+            dst.write(np.moveaxis(image, -1, 0))
+    stack = open_stack(tmp_path)
+    # object 1 from the first date (forward only), object 2 from the third (forward, then backward)
+    prompts = [ObjectPrompt(1, points=[(10.0, 10.0)]), ObjectPrompt(2, points=[(24.0, 20.0)], date=2)]
+    predictor = smoke_tracker.predictor
+    saved = predictor.max_obj_ptrs_in_encoder
+    predictor.max_obj_ptrs_in_encoder = 2  # a short reach (memories: 7 frames) so that 12 dates exceed it
+    try:
+        assert smoke_tracker.memory_window == 8
+        bounded = smoke_tracker.track(stack, prompts, progress=False)
+        smoke_tracker.bounded_memory = False
+        unbounded = smoke_tracker.track(stack, prompts, progress=False)
+    finally:
+        predictor.max_obj_ptrs_in_encoder = saved
+        smoke_tracker.bounded_memory = True
+    # window 8. Object 1, forward from 0: frames 1, 2, 3 fall out of reach at 9, 10, 11 (0 is its prompt).
+    # Object 2, forward from 2: nothing (its backward pass will need 2..9); backward: 10, 11 at frame 2,
+    # 9 at frame 1, 8 at frame 0. (A window of 3 changes the masks: the equality below can fail.)
+    assert bounded.extra["outputs_forgotten"] == 3 + 4 and unbounded.extra["outputs_forgotten"] == 0
+    np.testing.assert_array_equal(bounded.masks, unbounded.masks)
+    np.testing.assert_array_equal(bounded.scores, unbounded.scores)
+    assert bounded.masks.any()
