@@ -87,6 +87,7 @@ def child(folder: str, model: str, image_size: int | None, objects: int, size: i
     return {"dates": len(stack), "peak_growth_mb": peak - before if reset else float("nan"),
             "masks_mb": result.masks.nbytes / 2**20, "seconds": result.timings["seconds"],
             "per_frame_s": result.timings["per_frame_s"], "forgotten": result.extra["outputs_forgotten"],
+            "sam2_state_mb": result.extra["peak_state_mb"],
             "image_size": result.extra["image_size"], "frames_read": result.extra["frames_read"]}
 
 
@@ -159,18 +160,21 @@ def main(argv=None) -> int:
                 stats["official_frames_mb"] = n * 3 * side * side * 4 / 2**20
                 stats["memory"] = "bounded" if bounded else "all kept (sam2)"
                 rows.append(stats)
-    print_table(rows, ["dates", "memory", "peak_growth_mb", "masks_mb", "official_frames_mb", "forgotten",
-                       "per_frame_s"],
-                title="memory: peak RSS growth while tracking (fresh process per row); official_frames_mb = what "
-                      "sam2's JPEG-folder loader would hold")
+    print_table(rows, ["dates", "memory", "peak_growth_mb", "sam2_state_mb", "masks_mb", "official_frames_mb",
+                       "forgotten", "per_frame_s"],
+                title="memory: peak RSS growth while tracking (fresh process per row); sam2_state_mb = the most "
+                      "SAM 2's per-date outputs held at once; official_frames_mb = what sam2's JPEG-folder loader "
+                      "would hold")
     small = {r["memory"]: r for r in rows if r["dates"] == args.dates[0]}
     large = {r["memory"]: r for r in rows if r["dates"] == args.dates[-1]}
     if len(args.dates) > 1:
         extra = args.dates[-1] - args.dates[0]
         for key in small:
             growth = (large[key]["peak_growth_mb"] - small[key]["peak_growth_mb"]) / extra
+            state = (large[key]["sam2_state_mb"] - small[key]["sam2_state_mb"]) / extra
             masks = (large[key]["masks_mb"] - small[key]["masks_mb"]) / extra
-            print(f"{key}: +{growth:.2f} MiB per extra date (result masks: +{masks:.2f} MiB per date)")
+            print(f"{key}: per extra date +{growth:.2f} MiB peak RSS, +{state:.3f} MiB SAM 2 state, "
+                  f"+{masks:.2f} MiB result masks")
     if smoke:
         print(f"(smoke weights: {SMOKE_BANNER}; timings and memory are the real architectures')")
     return 0

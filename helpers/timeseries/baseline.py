@@ -105,60 +105,86 @@ def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def index_masks(stack, prompts, bands, threshold: float = 0.0, name: str = "NDWI",
+def index_masks(stack, prompts, bands, threshold=0.0, name: str | None = None, below: bool = False,
                 connectivity: int = 8) -> TrackResult:
-    """Per-date masks from a normalised-difference index, one connected region per object (pseudo-reference).
+    """Per-date masks from a spectral index, one connected region per object (pseudo-reference).
 
-    On each date: ``index = (A - B) / (A + B)`` of the raw bands ``bands = (A, B)`` (on the stack's grid,
-    before any stretch), ``index > threshold`` on valid pixels, and for each object the connected
-    regions that contain one of its foreground points (or, for a box-only prompt, the part inside its
-    box). An object whose click falls on dry land that date gets an empty mask (dried out).
+    On each date: the index (a raw band, or the normalised difference ``(A - B) / (A + B)`` of two raw
+    bands, on the stack's grid before any stretch) is thresholded on valid pixels, and each object keeps
+    the connected regions that contain one of its foreground points (or, for a box-only prompt, the part
+    inside its box). An object whose click falls on dry land that date gets an empty mask (dried out).
 
     Args:
         stack: a :class:`~helpers.timeseries.stack.TimeStack`.
         prompts: as for :meth:`VideoTracker.track` (each object's nearest prompted date's prompt is used).
-        bands: (A, B) 1-based bands or band descriptions: water indices are NDWI = (green, NIR) (McFeeters
-            1996; NAIP R,G,B,NIR: ``(2, 4)``) and MNDWI = (green, SWIR1) (Xu 2006; the Landsat stack
-            SWIR1,NIR,Red,Green: ``(4, 1)``).
-        threshold: index value above which a pixel counts (0 is the textbook water threshold).
-        name: the index's name, for the result's ``method``.
-        connectivity: 4 or 8 neighbours joining water pixels into one water body.
+        bands: one band (its values are the index), or (A, B) for ``(A - B) / (A + B)``; 1-based indexes
+            or band descriptions. Water: NDWI = (green, NIR) (McFeeters 1996; NAIP R,G,B,NIR: ``(2, 4)``),
+            MNDWI = (green, SWIR1) (Xu 2006; the Landsat stack SWIR1,NIR,Red,Green: ``(4, 1)``), or dark
+            NIR (``4`` with ``below=True``; robust on uncalibrated 8-bit NAIP).
+        threshold: a number, or ``"otsu"`` for Otsu's threshold of each date's valid index values
+            (``skimage.filters.threshold_otsu``; adapts to dates with other sensors or light).
+        name: the index's name for the result's ``method`` (default: derived from ``bands``).
+        below: count pixels below the threshold (e.g. dark NIR) instead of above it.
+        connectivity: 4 or 8 neighbours joining pixels into one water body.
 
     Returns:
-        :class:`TrackResult` with ``method = "<name> > <threshold> (pseudo-reference)"`` and NaN scores.
+        :class:`TrackResult` with ``method = "<name> > <threshold> (pseudo-reference)"``, NaN scores and
+        ``extra["thresholds"]`` (the threshold used on each date).
     """
     from scipy import ndimage
 
-    if len(tuple(bands)) != 2:
-        raise UserInputError(f"bands must be two bands (A, B) for (A - B) / (A + B), got {bands!r}")
+    bands = list(bands) if isinstance(bands, (list, tuple)) else [bands]
+    if len(bands) not in (1, 2):
+        raise UserInputError(f"bands must be one band or two (A, B) for (A - B) / (A + B), got {bands!r}")
     if connectivity not in (4, 8):
         raise UserInputError(f"connectivity must be 4 or 8, got {connectivity}")
-    first, second = bands
+    if not (threshold == "otsu" or isinstance(threshold, (int, float, np.floating))):
+        raise UserInputError(f"threshold must be a number or 'otsu', got {threshold!r}")
+    name = name or (f"band {bands[0]}" if len(bands) == 1 else f"ND(band {bands[0]}, band {bands[1]})")
     placed = place_prompts(prompts, stack)
     object_ids = sorted({p.object_id for p in placed})
     chosen = prompt_for_each_date(placed, len(stack))
     structure = np.ones((3, 3), bool) if connectivity == 8 else ndimage.generate_binary_structure(2, 1)
     masks = np.zeros((len(stack), len(object_ids), *stack.shape), dtype=bool)
-    valid_fraction = []
+    valid_fraction, thresholds = [], []
     for t in range(len(stack)):
-        a, valid_a = stack.read_raw(t, bands=first)
-        b, valid_b = stack.read_raw(t, bands=second)
-        valid = valid_a & valid_b
+        index, valid = _index(stack, t, bands)
         valid_fraction.append(float(valid.mean()))
-        index = normalized_difference(a[0], b[0])
-        wet = valid & (np.nan_to_num(index, nan=-np.inf) > threshold)
-        regions, _ = ndimage.label(wet, structure=structure)
+        level = _threshold(index[valid], threshold)
+        thresholds.append(level)
+        values = np.nan_to_num(index, nan=np.inf if below else -np.inf)
+        hit = valid & ((values < level) if below else (values > level))
+        regions, _ = ndimage.label(hit, structure=structure)
         for n, object_id in enumerate(object_ids):
-            masks[t, n] = _region_of(chosen[object_id][t], regions, wet)
+            masks[t, n] = _region_of(chosen[object_id][t], regions, hit)
+    relation = "<" if below else ">"
+    level_text = "Otsu" if threshold == "otsu" else f"{threshold:g}"
     return TrackResult(
         masks=masks, scores=np.full(masks.shape[:2], np.nan, np.float32), object_ids=object_ids,
         labels=stack.labels, dates=[d.date for d in stack.dates], crs=stack.crs,
         transform=stack.transform if stack.grid.is_georeferenced else None,
-        method=f"{name} > {threshold:g} (pseudo-reference)", model="",
+        method=f"{name} {relation} {level_text} (pseudo-reference)", model="",
         prompt_frames={oid: sorted({p.frame for p in placed if p.object_id == oid}) for oid in object_ids},
         valid_fraction=np.array(valid_fraction, dtype=np.float32),
-        extra={"bands": (first, second), "threshold": threshold, "index": name},
+        extra={"bands": tuple(bands), "threshold": threshold, "thresholds": thresholds, "index": name},
     )
+
+
+def _index(stack, t: int, bands: list) -> tuple[np.ndarray, np.ndarray]:
+    first, valid = stack.read_raw(t, bands=bands[0])
+    if len(bands) == 1:
+        return first[0], valid
+    second, valid_second = stack.read_raw(t, bands=bands[1])
+    return normalized_difference(first[0], second[0]), valid & valid_second
+
+
+def _threshold(values: np.ndarray, threshold) -> float:
+    if threshold != "otsu":
+        return float(threshold)
+    from skimage.filters import threshold_otsu
+
+    finite = values[np.isfinite(values)]
+    return float(threshold_otsu(finite)) if finite.size and np.ptp(finite) > 0 else float("nan")
 
 
 def _region_of(prompt: PlacedPrompt, regions: np.ndarray, wet: np.ndarray) -> np.ndarray:

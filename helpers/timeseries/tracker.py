@@ -106,7 +106,8 @@ class VideoTracker:
         Returns:
             :class:`TrackResult` with one mask per object and date, presence scores, and
             ``timings`` (``seconds``, ``per_frame_s``), ``extra`` (``image_size``, ``frames_processed``,
-            ``frames_read``, ``outputs_forgotten`` (per-date outputs dropped by ``bounded_memory``), ``groups``).
+            ``frames_read``, ``outputs_forgotten`` (per-date outputs dropped by ``bounded_memory``),
+            ``peak_state_mb`` (the most SAM 2's per-date outputs held at once), ``groups``).
 
         Raises:
             UserInputError: bad prompts (see :func:`~helpers.timeseries.prompts.place_prompts`).
@@ -124,7 +125,7 @@ class VideoTracker:
         masks = np.zeros((n_frames, len(object_ids), *stack.shape), dtype=bool)
         scores = np.full((n_frames, len(object_ids)), np.nan, dtype=np.float32)
         bar = tqdm(total=work, desc="tracking", unit="frame", disable=not progress)
-        forgotten = 0
+        forgotten, state_bytes = 0, 0
         start_time = time.perf_counter()
         try:
             with official_predictor_hooks(frames, progress=lambda _frame: bar.update()), torch.inference_mode(), \
@@ -152,6 +153,7 @@ class VideoTracker:
                                 scores[frame, n] = _presence(state, object_id, frame)
                             if self.bounded_memory:
                                 forgotten += _forget_unreachable(state, frame, start, reverse, self.memory_window)
+                            state_bytes = max(state_bytes, _state_bytes(state))
         finally:
             bar.close()
         seconds = time.perf_counter() - start_time
@@ -164,7 +166,7 @@ class VideoTracker:
             valid_fraction=frames.valid_fraction(),
             timings={"seconds": seconds, "per_frame_s": seconds / max(work, 1)},
             extra={"image_size": self.image_size, "frames_processed": work, "frames_read": frames.reads,
-                   "outputs_forgotten": forgotten,
+                   "outputs_forgotten": forgotten, "peak_state_mb": state_bytes / 2**20,
                    "groups": {start: sorted({p.object_id for p in g}) for start, g in groups.items()}},
         )
 
@@ -227,6 +229,19 @@ def _forget_unreachable(state, frame: int, start: int, reverse: bool, window: in
                 del remembered[other]
                 dropped += 1
     return dropped
+
+
+def _state_bytes(state) -> int:
+    """Bytes of the tensors SAM 2 keeps per date and object (memories, logits, pointers, object scores)."""
+    total = 0
+    for outputs in state["output_dict_per_obj"].values():
+        for per_frame in (outputs["cond_frame_outputs"], outputs["non_cond_frame_outputs"]):
+            for out in per_frame.values():
+                for key in ("maskmem_features", "pred_masks", "obj_ptr", "object_score_logits"):
+                    tensor = out.get(key)
+                    if tensor is not None:
+                        total += tensor.numel() * tensor.element_size()
+    return total
 
 
 def _presence(state, object_id: int, frame: int) -> float:

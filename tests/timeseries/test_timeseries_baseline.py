@@ -70,3 +70,14 @@ def test_each_date_is_encoded_once_and_prompted_alike(tmp_path):
     for t in range(3):
         assert result.masks[t, 0, 14, 12]  # the segment under the click
         assert not result.masks[t][:, 0:3].any()  # never on nodata
+
+
+def test_dark_nir_below_each_dates_otsu_threshold(tmp_path):
+    stack = open_stack(write_ndwi_stack(tmp_path / "s"), bands=[1, 2, 3])
+    result = index_masks(stack, [ObjectPrompt(1, points=[(12, 14)])], bands=4, threshold="otsu", below=True,
+                         name="NIR")
+    pond = np.zeros((48, 64), bool)
+    pond[POND] = True
+    np.testing.assert_array_equal(result.masks[:, 0], [pond, np.zeros_like(pond), pond])
+    assert result.method == "NIR < Otsu (pseudo-reference)"
+    assert all(300 < level < 2900 for level in result.extra["thresholds"])  # between water and land NIR
