@@ -35,8 +35,11 @@ def _cmd_track(args) -> int:
         raise UserInputError(f"--vector {args.vector}: use one of {', '.join(sorted(VECTOR_DRIVERS))}")
     dates = [d.strip() for d in args.dates.split(",")] if args.dates else None
     read_options = {"bands": args.bands} if args.bands else {}
+    if args.stretch_uint8:
+        read_options["stretch_uint8"] = True
     stack = open_stack(args.stack if len(args.stack) > 1 else args.stack[0], dates=dates, reference=args.reference,
-                       resampling=args.resampling, quiet=True, **read_options)
+                       bounds=args.bounds, bounds_crs=args.bounds_crs, resampling=args.resampling, quiet=True,
+                       **read_options)
     prompts = read_track_prompts(args.prompts)
     place_prompts(prompts, stack)  # every prompt checked against the grid and the dates before loading
     print(stack.describe())
@@ -81,9 +84,14 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--dates", help="comma-separated dates, one per file in the order given (instead of names)")
     p.add_argument("--reference", help="a raster whose grid every date is put on (default: the first date's)")
+    p.add_argument("--bounds", type=float, nargs=4, metavar=("LEFT", "BOTTOM", "RIGHT", "TOP"),
+                   help="crop the grid to these bounds (an area of interest), in --bounds-crs")
+    p.add_argument("--bounds-crs", help="CRS of --bounds, e.g. EPSG:4326 (default: the grid's)")
     p.add_argument("--resampling", default="bilinear", choices=RESAMPLING,
                    help="for dates on another grid (default %(default)s)")
     p.add_argument("--bands", help="3 bands to show SAM, e.g. 4,3,2 or nir,red,green (the same for every date)")
+    p.add_argument("--stretch-uint8", action="store_true",
+                   help="stretch 8-bit data too (one stretch for all dates; default: 8-bit values unchanged)")
     p.add_argument("--image-size", type=int, help="SAM 2 input side (multiple of 32; default the model's 1024; "
                    "smaller is faster on a CPU and coarser)")
     p.add_argument("--vector", default="tracks.gpkg", help="file name of the polygons (default %(default)s)")
