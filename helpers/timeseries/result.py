@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import removing_new_empty_folders
-from ..crs import areas_m2
-from ..export import pixel_to_map, vectorize_masks, write_label_geotiff, write_vector
+from ..export import write_label_geotiff, write_vector
 from ..maskops import label_raster
 from ..masks import Masks
 from ..smoke import SMOKE_BANNER
@@ -111,8 +110,18 @@ class TrackResult:
         """int64 (T, N) pixel counts."""
         return self.masks.sum(axis=(2, 3), dtype=np.int64)
 
-    def _polygons(self, t: int) -> np.ndarray:
-        return pixel_to_map(vectorize_masks(self.masks[t]), self.transform)
+    def _polygons(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Date ``t``'s exact pixel-edge polygons in map coordinates and their areas in m² (NaN without
+        CRS), one per object (``None`` / 0 for an empty mask), through the one exporter of
+        :meth:`helpers.masks.Masks.to_gdf`."""
+        geoms = np.full(len(self.object_ids), None, dtype=object)
+        square_metres = np.zeros(len(self.object_ids)) if self.crs is not None else np.full(len(self.object_ids), np.nan)
+        if self.masks[t].any():
+            gdf = self.masks_on(t).to_gdf()
+            index = gdf["id"].to_numpy() - 1  # mask i has id i + 1
+            geoms[index] = gdf.geometry.to_numpy()
+            square_metres[index] = gdf["area_m2"].to_numpy()
+        return geoms, square_metres
 
     def areas(self):
         """A table (pandas DataFrame), one row per date and object: ``date`` (label), ``object_id``,
@@ -123,12 +132,11 @@ class TrackResult:
         rows = []
         pixels = self.pixel_areas()
         for t, label in enumerate(self.labels):
-            geoms = self._polygons(t)
-            square_metres = areas_m2(geoms, self.crs)
+            _, square_metres = self._polygons(t)
             for n, object_id in enumerate(self.object_ids):
-                area = 0.0 if geoms[n] is None and self.crs is not None else float(square_metres[n])
                 rows.append({"date": label, "object_id": object_id, "area_px": int(pixels[t, n]),
-                             "area_m2": area, "score": float(self.scores[t, n]), "method": self.method})
+                             "area_m2": float(square_metres[n]), "score": float(self.scores[t, n]),
+                             "method": self.method})
         table = pd.DataFrame(rows)
         table.attrs.update({"smoke": self.smoke, "model": self.model})
         return table
@@ -151,8 +159,7 @@ class TrackResult:
         records, geometries = [], []
         pixels = self.pixel_areas()
         for t, (label, date) in enumerate(zip(self.labels, self.dates, strict=True)):
-            geoms = self._polygons(t)
-            square_metres = areas_m2(geoms, self.crs)
+            geoms, square_metres = self._polygons(t)
             for n, object_id in enumerate(self.object_ids):
                 if geoms[n] is None:
                     continue
