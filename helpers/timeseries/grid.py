@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import UserInputError
 from ..scene import Scene
 
-__all__ = ["ALIGN_TOLERANCE_PX", "Grid"]
+__all__ = ["ALIGN_TOLERANCE_PX", "Grid", "open_dataset"]
 
 ALIGN_TOLERANCE_PX = 1e-3
 """Two grids line up when their pixel sizes agree and their origins differ by a whole number of pixels,
@@ -55,9 +55,7 @@ class Grid:
     @classmethod
     def from_file(cls, path) -> Grid:
         """The grid of a raster file."""
-        from ..raster import _open_dataset
-
-        with _open_dataset(path) as dataset:
+        with open_dataset(path) as dataset:
             georeferenced = dataset.crs is not None and not dataset.transform.is_identity
             return cls.of(dataset) if georeferenced else cls(None, _identity(), dataset.width, dataset.height)
 
@@ -204,6 +202,30 @@ class Grid:
         name = f"EPSG:{epsg}" if epsg else pcrs.name
         size_x, size_y = self.pixel_size()
         return f"{self.width}x{self.height} px of {size_x:.6g} x {size_y:.6g} {pcrs.axis_info[0].unit_name}, {name}"
+
+
+def open_dataset(path):
+    """``rasterio.open(path)`` for reading, with one-line errors (missing file, folder, not a raster)."""
+    import warnings
+    from pathlib import Path
+
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    from ..errors import RasterPathError
+
+    path = Path(path)
+    if not path.exists():
+        raise RasterPathError(f"raster not found: {path}")
+    if path.is_dir():
+        raise UserInputError(f"expected a raster file, got a folder: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
+    except RasterioError as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UserInputError(f"cannot read {path.name}: not a raster GDAL can open ({reason})") from None
 
 
 def _identity():

@@ -34,7 +34,7 @@ from ..errors import UserInputError
 from ..raster import RASTER_SUFFIXES, RasterSource, StretchStats, parse_bands
 from ..scene import Scene
 from .dates import AcquisitionDate, date_from_name, parse_date
-from .grid import Grid
+from .grid import Grid, open_dataset
 
 __all__ = ["RESAMPLING", "TimeStack", "find_stack_files", "open_stack"]
 
@@ -313,9 +313,7 @@ def _band_count(path, bands) -> int:
     parsed = parse_bands(bands)
     if parsed is not None:
         return len(parsed)
-    from ..raster import _open_dataset
-
-    with _open_dataset(path) as dataset:
+    with open_dataset(path) as dataset:
         return 1 if dataset.count < 3 else 3
 
 
@@ -446,11 +444,11 @@ def _align(grid: Grid, own: Grid, path: Path, date: AcquisitionDate) -> DateAlig
 
 
 def _check_band_counts(paths, bands) -> None:
-    from ..raster import _open_dataset, check_bands
+    from ..raster import check_bands
 
     counts = {}
     for path in paths:
-        with _open_dataset(path) as dataset:
+        with open_dataset(path) as dataset:
             counts[path] = dataset.count
     if bands is None and len(set(counts.values())) > 1:
         listed = ", ".join(f"{p.name}: {n}" for p, n in counts.items())
