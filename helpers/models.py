@@ -15,7 +15,7 @@ from .registry import get_spec, list_models
 from .smoke import SMOKE_BANNER, read_smoke_marker, smoke_weights_path
 from .weights import ensure_weights
 
-__all__ = ["load_model", "list_models", "write_smoke_weights", "ensure_smoke_weights", "smoke_mode",
+__all__ = ["load_model", "resolve_weights", "announce_smoke", "list_models", "write_smoke_weights", "ensure_smoke_weights", "smoke_mode",
            "smoke_weights_path", "weights_for", "UntrainedWeightsWarning"]
 
 # One banner per (model, weights file) and process: a notebook that loads a model in several cells
@@ -50,29 +50,46 @@ def load_model(name: str, weights=None, device=None, **options) -> SegmentationM
     backend = backend_for(spec)
     if not spec.has_weights:
         return backend.build(spec, None, None, **options)
-    verified = False
-    if weights is not None:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise UserInputError(f"weights file not found: {path}")
-    elif smoke_mode():
-        path = ensure_smoke_weights(name)
-    else:
-        path = ensure_weights(name)  # pickle formats are hashed here at every load
-        verified = True
+    path = resolve_weights(name, weights)
+    verified = weights is None and not smoke_mode()  # the registry file, hashed by ensure_weights
     if not spec.weights_only:
         # A pickle runs code when loaded: only the verified registry file loads unrestricted; a file
         # the user named (or shared smoke weights) goes through the backend's safe loading.
         options.setdefault("safe_load", not verified)
-    smoke = read_smoke_marker(path) is not None
+    smoke = announce_smoke(name, path)
     dev = pick_device(device)
     model = backend.build(spec, path, dev, **options)
     model.checkpoint = path
     model.smoke = smoke
+    return model
+
+
+def resolve_weights(name: str, weights=None) -> Path:
+    """The weights file :func:`load_model` loads for ``name``: ``weights`` when given (it must exist), the
+    shared smoke weights in smoke mode, else the official checkpoint (downloaded and verified once).
+
+    Raises:
+        UserInputError: ``weights`` is not a file.
+        helpers.errors.WeightsUnavailableError: the official checkpoint cannot be had.
+    """
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise UserInputError(f"weights file not found: {path}")
+        return path
+    if smoke_mode():
+        return ensure_smoke_weights(name)
+    return ensure_weights(name)
+
+
+def announce_smoke(name: str, path) -> bool:
+    """Whether ``path`` holds smoke (untrained) weights; the first time per process and file, warn so
+    (:class:`UntrainedWeightsWarning`, "untrained weights — masks are meaningless")."""
+    smoke = read_smoke_marker(path) is not None
     if smoke and (name, str(path)) not in _warned:
         _warned.add((name, str(path)))
-        warnings.warn(f"{name}: {SMOKE_BANNER} ({path.name})", UntrainedWeightsWarning, stacklevel=2)
-    return model
+        warnings.warn(f"{name}: {SMOKE_BANNER} ({Path(path).name})", UntrainedWeightsWarning, stacklevel=3)
+    return smoke
 
 
 def write_smoke_weights(name: str, path, seed: int = 0) -> Path:

@@ -68,6 +68,11 @@ class Backend:
             baseline segments with them); otherwise prompted runs take no parameters.
         partitions: whether ``generate`` partitions the image (every pixel in at most one mask, no
             overlaps, like the conventional baseline); tiled runs then keep the result a partition.
+        build_video: ``build_video(spec, checkpoint: Path | None, device, **options)`` -> the family's
+            official video predictor (a ``sam2.sam2_video_predictor.SAM2VideoPredictor``), which tracks
+            prompted objects through a sequence of frames (:mod:`helpers.timeseries`); ``None`` for a
+            family without one. ``video_options`` documents its options.
+        video_options: ``build_video`` option -> one line of documentation.
     """
 
     family: str
@@ -81,10 +86,17 @@ class Backend:
     prompts: tuple = ("points", "boxes")
     predict_params: bool = False
     partitions: bool = False
+    build_video: Callable | None = None
+    video_options: dict = field(default_factory=dict)
 
     @property
     def has_weights(self) -> bool:
         return self.write_smoke_checkpoint is not None
+
+    @property
+    def can_track(self) -> bool:
+        """Whether the family has a video predictor (``build_video``) to track objects through time."""
+        return self.build_video is not None
 
     def generate_parameters(self) -> list[str]:
         """Every name ``generate`` accepts: the family's parameters plus :data:`RUN_OPTIONS`."""

@@ -37,6 +37,8 @@ __all__ = [
     "Sam2Model",
     "build",
     "build_architecture",
+    "build_video",
+    "has_cuda_extension",
     "describe_state_dict",
     "read_sam2_state_dict",
     "write_smoke_checkpoint",
@@ -232,6 +234,69 @@ def build(
         cache=opts["embedding_cache"] or False,  # None from pop_backend_options means "caching off"
         **options,
     )
+
+
+# ---- the video predictor (tracking through time) ----------------------------------------------------
+_IMAGE_SIZE_STEP = 32  # Hiera pools by 32: other input sizes break its windowed position embeddings
+
+
+def has_cuda_extension() -> bool:
+    """Whether sam2's compiled extension (``sam2._C``, connected components for hole filling) is installed."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("sam2._C") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def build_video(spec: ModelSpec, checkpoint: Path | None, device=None, image_size: int | None = None):
+    """SAM 2's official video predictor for ``spec`` with the weights of ``checkpoint``.
+
+    Built exactly as ``sam2.build_sam.build_sam2_video_predictor`` builds it (its post-processing
+    overrides included: dynamic multimask, binarised click masks in memory, hole filling), then the
+    checkpoint is loaded with the same one-line checks as :func:`build`.
+
+    Args:
+        spec: a ``"sam2"`` family registry entry.
+        checkpoint: official-format checkpoint, or ``None`` for random weights.
+        device: torch device (``None``: CPU).
+        image_size: side in pixels every frame is resized to before encoding (default: the model's,
+            1024 for SAM 2.1); a multiple of 32 from 128. Smaller is much faster on a CPU (the encoder
+            and the memory attention scale with its square) and coarser; the weights were trained at 1024.
+
+    Returns:
+        a ``sam2.sam2_video_predictor.SAM2VideoPredictor`` in eval mode. Without sam2's CUDA extension its
+        hole filling is switched off (``fill_hole_area = 0``): the official predictor would warn on every
+        frame and skip it, so the masks are the same.
+
+    Raises:
+        ValueError: a bad ``image_size``, or a checkpoint that is not a SAM 2 checkpoint of this size.
+    """
+    _require_sam2()
+    from hydra.errors import MissingConfigException
+    from sam2.build_sam import build_sam2_video_predictor
+
+    overrides = []
+    if image_size is not None:
+        if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or (
+            image_size < 128 or image_size % _IMAGE_SIZE_STEP
+        ):
+            raise ValueError(f"image_size must be a multiple of {_IMAGE_SIZE_STEP} from 128, got {image_size!r}")
+        overrides.append(f"++model.image_size={int(image_size)}")
+    device = torch.device(device if device is not None else "cpu")
+    try:
+        with _sam2_configs():
+            predictor = build_sam2_video_predictor(
+                spec.arch, ckpt_path=None, device="cpu", mode="eval", hydra_overrides_extra=overrides
+            )
+    except MissingConfigException:
+        raise ValueError(f"{spec.name}: sam2 {_sam2_version()} has no config {spec.arch!r}") from None
+    if checkpoint is not None:
+        _load_state_dict(predictor, read_sam2_state_dict(checkpoint, spec), spec, checkpoint)
+    if not has_cuda_extension():
+        predictor.fill_hole_area = 0
+    return predictor.to(device).eval()
 
 
 # ---- embeddings: three feature levels in one cacheable tensor -------------------------------------
@@ -633,5 +698,10 @@ BACKEND = Backend(
         "embedding_cache": "None/True: the shared cache (memory + disk), False: none, or an EmbeddingCache",
     },
     prompts=("points", "boxes", "mask_input"),
+    build_video=build_video,
+    video_options={
+        "image_size": "side in pixels frames are resized to (multiple of 32 from 128; default the model's "
+        "1024); smaller is much faster on a CPU and coarser",
+    },
 )
 Sam2Model.backend = BACKEND

@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "helpers.cli.change",  # change
     "helpers.cli.evaluate",  # evaluate
     "helpers.cli.app",  # app
+    "helpers.cli.track",  # track
 )
 
 # Kept for callers of the first release: bad command-line input is a UserInputError.
