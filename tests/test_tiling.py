@@ -261,7 +261,7 @@ def test_a_partitioning_backend_gives_the_same_partition_tiled_and_whole():
     result stays a partition (no overlapping polygons, label raster and vectors agree)."""
     image = _separated_squares()
     model = helpers.load_model("conventional")
-    params = {"sigma": 0.0, "max_masks": 10**6}  # no pre-smoothing: Felzenszwalb is then local on this scene
+    params = {"sigma": 0.0, "max_masks": 5000}  # no pre-smoothing: Felzenszwalb is then local on this scene
     whole = model.set_image(image).generate(**params).extra["labels"]
     tiled = segment_tiled(model, image, tile_size=160, overlap=48, progress=False, params=params)
     labels = tiled.preview_labels  # the whole label raster: the scene is smaller than the preview size

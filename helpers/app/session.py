@@ -530,7 +530,8 @@ class AppSession:
     # ---- files ---------------------------------------------------------------------------------------
     def export(self) -> list[Path]:
         """Write the current results of every model in use: GeoPackage, GeoJSON, label GeoTIFF and PNG
-        overlay (:data:`EXPORT_FORMATS`), in the scene's CRS (pixel coordinates for plain images).
+        overlay (:data:`EXPORT_FORMATS`), in the scene's CRS. Plain images (no CRS) get no GeoJSON: every GIS
+        reads GeoJSON as longitude/latitude; their GeoPackage carries the pixel-grid CRS instead.
 
         Returns:
             the written files, in a new folder of this session's ``exports`` per call.
@@ -550,7 +551,8 @@ class AppSession:
             for name, masks in ready.items():
                 stem = f"{_safe(scene.name)}_{_safe(name)}_{self.kind}"
                 files.append(masks.to_file(folder / f"{stem}.gpkg"))
-                files.append(masks.to_file(folder / f"{stem}.geojson"))
+                if masks.crs is not None:
+                    files.append(masks.to_file(folder / f"{stem}.geojson"))
                 files.append(masks.to_geotiff(folder / f"{stem}_labels.tif"))
                 files.append(masks.to_png(folder / f"{stem}_overlay.png", image=scene.image))
             return files

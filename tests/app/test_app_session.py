@@ -209,8 +209,10 @@ def test_a_plain_image_exports_in_pixel_coordinates(app_pool, catalog, tmp_path)
     assert "no georeferencing: pixel coordinates" in session.status()
     assert "pixel coordinates only" in session.coordinates()
     assert np.isnan(session.table()[0]["area_m2"])
-    gdf = gpd.read_file(session.export()[0])
-    assert gdf.crs is None
+    files = session.export()
+    assert not [f for f in files if f.suffix == ".geojson"]  # GeoJSON would be read as lon/lat
+    gdf = gpd.read_file(files[0])
+    assert "pixel grid" in gdf.crs.name  # the pixel-grid CRS: no GIS takes it for lon/lat
     minx, miny, maxx, maxy = gdf.total_bounds
     assert 0 <= minx < maxx <= 60 and 0 <= miny < maxy <= 40  # pixel corners
     session.close()
