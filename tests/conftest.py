@@ -96,10 +96,10 @@ def fake_dataset():
     return _load_fake_data_script().write_fake_dataset
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def fresh_smoke_warnings():
-    """Every test sees the untrained-weights warning of its own first load (the package warns once per file
-    and process, which would make tests depend on their order)."""
+    """Every test module sees the untrained-weights warning of its own first load (the package warns once per
+    file and process, which would make modules depend on their order)."""
     import helpers.models
 
     helpers.models._warned.clear()
