@@ -25,13 +25,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .atomic import atomic_output
 from .config import home_dir
 from .errors import one_line
+
+if TYPE_CHECKING:  # torch is imported when an embedding is read or written, not with the module
+    import torch
 
 __all__ = [
     "Embedding",
@@ -234,6 +237,8 @@ class EmbeddingCache:
         }
         try:
             with atomic_output(path) as tmp:  # readers never see half a file; no temp file is left
+                import torch  # imported when needed: the command line and batch planning stay light
+
                 torch.save(payload, tmp)
         except (OSError, RuntimeError) as error:  # torch.save raises RuntimeError on a full disk
             self._warn_disk_failure(path.parent, error)
@@ -256,6 +261,8 @@ class EmbeddingCache:
         if path is None or not path.is_file():
             return None
         try:
+            import torch
+
             payload = torch.load(path, map_location="cpu", weights_only=True)
             features = payload["features"]
             if not (isinstance(features, torch.Tensor) and features.ndim == 4 and features.shape[0] == 1
