@@ -32,34 +32,40 @@ def load_model(name: str, weights=None, device=None, **options) -> SegmentationM
             (``$SAMRS_CACHE_DIR``, default ``~/.cache/sam-rs``) and verified; in smoke mode
             (``$SAMRS_SMOKE=1``) the shared untrained weights of the real architecture instead (written
             once, see :func:`ensure_smoke_weights`). A path loads that local file (official, fine-tuned
-            or smoke weights all load through the same code).
+            or smoke weights all load through the same code). With ``runtime="onnx"`` it may also be a
+            folder written by ``python -m helpers export-onnx``; a checkpoint file is exported to ONNX
+            on first use and the export is kept by the file's sha256 (``$SAMRS_HOME/onnx``).
         device: ``None`` picks CUDA, then MPS, then CPU (and prints which); or ``"cpu"``, ``"cuda"``...
         **options: backend options (``model.backend.options`` lists them with their meaning), e.g.
-            ``half=True`` / ``compile=True`` (GPU only; CPU-safe defaults).
+            ``half=True`` / ``compile=True`` (GPU only; CPU-safe defaults), and ``runtime``: ``"torch"``
+            (default) or ``"onnx"`` (ONNX Runtime, the same ``set_image`` / ``predict`` / ``generate``).
 
     Raises:
-        ValueError: unknown name; weights file missing; weights not of that architecture; unknown option.
+        ValueError: unknown name or runtime; weights file missing; weights not of that architecture; unknown option.
         helpers.errors.WeightsUnavailableError: download impossible (the message names the URL, the
             exact path where the file can be placed by hand, and the other ways forward).
     """
     spec = get_spec(name)
-    backend = backend_for(spec)
+    backend = backend_for(spec, runtime=options.pop("runtime", None))
     if not spec.has_weights:
         return backend.build(spec, None, None, **options)
     if weights is not None:
         path = Path(weights).expanduser()
-        if not path.is_file():
+        if path.is_dir() and not backend.weights_folder:
+            raise UserInputError(f"weights must be a checkpoint file, got the folder {path}"
+                                 + (" (ONNX exports load with runtime='onnx')" if backend.runtime == "torch" else ""))
+        if not path.exists():
             raise UserInputError(f"weights file not found: {path}")
     elif smoke_mode():
         path = ensure_smoke_weights(name)
     else:
         path = ensure_weights(name)
-    smoke = read_smoke_marker(path) is not None
     dev = pick_device(device)
     model = backend.build(spec, path, dev, **options)
-    model.checkpoint = path
-    model.smoke = smoke
-    if smoke and (name, str(path)) not in _warned:
+    if path.is_file():  # a folder (an ONNX export) has told the backend itself
+        model.checkpoint = path
+        model.smoke = read_smoke_marker(path) is not None
+    if model.smoke and (name, str(path)) not in _warned:
         _warned.add((name, str(path)))
         warnings.warn(f"{name}: {SMOKE_BANNER} ({path.name})", UntrainedWeightsWarning, stacklevel=2)
     return model

@@ -66,6 +66,13 @@ class Backend:
             ``"text"``.
         predict_params: whether ``predict`` also takes the ``generate`` parameters (the conventional
             baseline segments with them); otherwise prompted runs take no parameters.
+        runtime: what executes the network: ``"torch"`` (PyTorch) or ``"onnx"`` (ONNX Runtime).
+            ``load_model(name, runtime=...)`` picks the family's declaration for that runtime
+            (:func:`helpers.backends.backend_for`).
+        export_onnx: ``(model, out_dir, *, opset, quantize, dynamo) -> ExportInfo``: writes the model's
+            ONNX graphs and ``manifest.json`` into ``out_dir`` (``None``: no ONNX export).
+        weights_folder: whether ``weights`` may be a folder (an ONNX export) instead of a checkpoint file;
+            the backend then reads the smoke flag from the folder's manifest itself.
     """
 
     family: str
@@ -78,6 +85,9 @@ class Backend:
     options: dict = field(default_factory=dict)
     prompts: tuple = ("points", "boxes")
     predict_params: bool = False
+    runtime: str = "torch"
+    export_onnx: Callable | None = None
+    weights_folder: bool = False
 
     @property
     def has_weights(self) -> bool:

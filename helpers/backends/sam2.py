@@ -597,6 +597,13 @@ def param_docs() -> dict:
     return {name: AMG_PARAM_DOCS.get(name) or own.get(name, "") for name in generate_defaults()}
 
 
+def export_onnx(model: Sam2Model, out_dir, **options):
+    """Write the model's ONNX encoder and decoder (:func:`helpers.onnx.sam2_graphs.export_sam2_model`)."""
+    from ..onnx.sam2_graphs import export_sam2_model
+
+    return export_sam2_model(model, out_dir, **options)
+
+
 BACKEND = Backend(
     family="sam2",
     build=build,
@@ -614,5 +621,6 @@ BACKEND = Backend(
         "embedding_cache": "None/True: the shared cache (memory + disk), False: none, or an EmbeddingCache",
     },
     prompts=("points", "boxes", "mask_input"),
+    export_onnx=export_onnx,
 )
 Sam2Model.backend = BACKEND
