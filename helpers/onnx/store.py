@@ -58,7 +58,7 @@ def exported_folder(name: str, checkpoint, opset: int, export: Callable[[Path], 
     return folder
 
 
-def resolve_export(spec, weights, torch_backend, opset: int, quantize: bool = True):
+def resolve_export(spec, weights, torch_backend, opset: int, quantize: bool = True, build_options: dict | None = None):
     """``(folder, ExportInfo)`` of the ONNX graphs behind ``weights``.
 
     Args:
@@ -69,6 +69,7 @@ def resolve_export(spec, weights, torch_backend, opset: int, quantize: bool = Tr
             ``export_onnx``).
         opset: ONNX opset of a first-use export.
         quantize: also write the int8 decoder on a first-use export (families with a decoder).
+        build_options: options for ``torch_backend.build`` of a first-use export (e.g. FastSAM's ``imgsz``).
 
     Raises:
         UserInputError: a folder of another model or without a manifest.
@@ -80,7 +81,10 @@ def resolve_export(spec, weights, torch_backend, opset: int, quantize: bool = Tr
         return weights, read_manifest(weights, spec.name)
 
     def export(folder: Path) -> None:
-        model = torch_backend.build(spec, weights, None, **({"embedding_cache": False} if "embedding_cache" in torch_backend.options else {}))
+        options = dict(build_options or {})
+        if "embedding_cache" in torch_backend.options:
+            options["embedding_cache"] = False
+        model = torch_backend.build(spec, weights, None, **options)
         torch_backend.export_onnx(model, folder, opset=opset, quantize=quantize, dynamo=False)
 
     folder = exported_folder(spec.name, weights, opset, export)
