@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "helpers.cli.preprocess",  # preprocess
     "helpers.cli.segment",  # segment
     "helpers.cli.bench",  # bench
+    "helpers.cli.export_onnx",  # export-onnx
 )
 
 # Kept for callers of the first release: bad command-line input is a UserInputError.

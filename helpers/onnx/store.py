@@ -43,6 +43,7 @@ def exported_folder(name: str, checkpoint, opset: int, export: Callable[[Path], 
     if verbose:
         print(f"sam-rs: exporting {name} to ONNX once ({Path(checkpoint).name} -> {folder}); later loads reuse it")
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; an export is an ordinary, readable folder
     try:
         export(tmp)
         if folder.exists() and not (folder / MANIFEST).is_file():
