@@ -18,7 +18,6 @@ first use and kept by its sha256 (:mod:`helpers.onnx.store`).
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from types import SimpleNamespace
 

@@ -15,6 +15,7 @@ Needs the ``sam2`` package (its predictor and transforms), not its checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,10 +34,12 @@ from .base import SegmentationModel, pop_backend_options
 from .onnx_sam import ONNX_OPTIONS, check_runtime_options, onnx_parameter_count
 from .sam2 import Sam2Model, _feature_layouts, _pack_features, _require_sam2, _reuse_full_image_features
 
-__all__ = ["BACKENDS", "OnnxSam2Model", "OnnxSam2Predictor"]
+__all__ = ["BACKENDS", "OnnxSam2Model", "onnx_predictor_class"]
 
 
-def _predictor_class():
+@functools.cache
+def onnx_predictor_class():
+    """``OnnxSam2Predictor``: a ``SAM2ImagePredictor`` subclass (built on first use: it needs ``sam2``)."""
     _require_sam2()
     from sam2.sam2_image_predictor import SAM2ImagePredictor
 
@@ -97,12 +100,6 @@ def _predictor_class():
     return OnnxSam2Predictor
 
 
-def __getattr__(name):  # OnnxSam2Predictor needs sam2 at import; build the class on first use
-    if name == "OnnxSam2Predictor":
-        return _predictor_class()
-    raise AttributeError(name)
-
-
 class OnnxSam2Model(Sam2Model):
     """SAM 2.1 with ONNX Runtime sessions in place of the PyTorch networks (see the module docstring)."""
 
@@ -113,7 +110,7 @@ class OnnxSam2Model(Sam2Model):
         self.quantized, self.threads, self.half = quantized, threads, False
         self.predictor_options = dict(predictor_options)
         self.predictor_options.setdefault("mask_threshold", float(info.extra.get("mask_threshold", 0.0)))
-        self.predictor = _predictor_class()(self, **self.predictor_options)
+        self.predictor = onnx_predictor_class()(self, **self.predictor_options)
         self.cache = resolve_cache(cache)
         self.embedding_source = None
         self._level_channels = list(info.extra["level_channels"])
@@ -188,7 +185,7 @@ class OnnxSam2Model(Sam2Model):
             warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
             generator = SAM2AutomaticMaskGenerator(geometry, output_mode="binary_mask", **params)
             official = generator.predictor
-            generator.predictor = _predictor_class()(
+            generator.predictor = onnx_predictor_class()(
                 self, mask_threshold=official.mask_threshold, max_hole_area=official._transforms.max_hole_area,
                 max_sprinkle_area=official._transforms.max_sprinkle_area,
             )  # fmt: skip

@@ -20,6 +20,7 @@ from pathlib import Path
 __all__ = ["DEFAULT_OPSET", "export_module", "exporter_name", "external_data_files"]
 
 DEFAULT_OPSET = 17
+_PROTOBUF_LIMIT = 2**31 - 2**20  # protobuf's 2 GiB message limit, with room for the graph itself
 
 
 def exporter_name(dynamo: bool) -> str:
@@ -101,18 +102,22 @@ def external_data_files(path) -> list[str]:
 
 
 def _finalise(tmp: Path, path: Path) -> None:
-    """Move an exported graph to ``path``; weights kept outside the graph go to one ``path.data`` file."""
+    """Move an exported graph to ``path``: self-contained below 2 GiB, else its weights in one ``path.data``."""
     import onnx
 
-    if not external_data_files(tmp):
+    external = external_data_files(tmp)
+    if not external:
         os.replace(tmp, path)
         return
-    # The TorchScript exporter writes one file per tensor for graphs over 2 GiB; gather them into one.
+    # The TorchScript exporter writes one file per tensor for graphs over 2 GiB, the dynamo one a .data file.
     model = onnx.load(str(tmp), load_external_data=True)
     data_name = path.name + ".data"
     Path(path.parent / data_name).unlink(missing_ok=True)
-    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=data_name,
-              size_threshold=1024)
-    for name in external_data_files(tmp):
+    if model.ByteSize() < _PROTOBUF_LIMIT:
+        onnx.save(model, str(path))
+    else:
+        onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=data_name,
+                  size_threshold=0)
+    for name in external:
         if name != data_name:
             (tmp.parent / name).unlink(missing_ok=True)

@@ -53,7 +53,7 @@ def export_fastsam_network(checkpoint, path, imgsz: int = 1024, opset: int | Non
             if fmt == "onnx":
                 options.update(dynamic=True, simplify=False, opset=opset)
             else:
-                options.update(half=bool(half), dynamic=False)
+                options.update(quantize=16 if half else None, dynamic=False, simplify=False)
             written = Path(FastSAM(str(source)).export(**options))
             shutil.move(str(written), path)
     finally:
