@@ -33,16 +33,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers.bench import hardware_line, hardware_summary, measure, print_table  # noqa: E402
-from helpers.embedding_cache import EmbeddingCache  # noqa: E402
+from helpers.embedding_cache import EmbeddingCache, embedding_key  # noqa: E402
 from helpers.models import ensure_smoke_weights, load_model  # noqa: E402
 
 DEFAULT_MODELS = ("sam_vit_b", "mobile_sam", "fastsam_s")
 CLICK_GOAL_MS = 50.0
 
 
-def best_ms(fn, repeats: int) -> tuple[float, object]:
-    """(best of ``repeats`` timed calls in ms after one warm-up, the last result)."""
-    stats = measure(fn, repeats=repeats, warmup=1, budget_s=None)
+def best_ms(fn, repeats: int, warmup: int = 1) -> tuple[float, object]:
+    """(best of ``repeats`` timed calls in ms after ``warmup`` untimed ones, the last result)."""
+    stats = measure(fn, repeats=repeats, warmup=warmup, budget_s=None)
     return stats["min_s"] * 1e3, stats["result"]
 
 
@@ -53,18 +53,20 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.min(np.where((a | b).any(axis=(1, 2)), inter / union, 1.0)))
 
 
-def bench_model(name: str, image: np.ndarray, repeats: int, encoder_repeats: int) -> dict:
-    """Timings and agreement of one model on both runtimes."""
+def bench_model(name: str, image: np.ndarray, repeats: int, encoder_repeats: int, warmup: int = 1,
+                imgsz: int | None = None) -> dict:
+    """Timings and agreement of one model on both runtimes (``imgsz``: FastSAM's network input size)."""
     weights = ensure_smoke_weights(name)
+    options = _options(name, imgsz)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the smoke-weights banner: the table says it once
-        torch_model = load_model(name, weights=weights, device="cpu", **_no_cache(name))
+        torch_model = load_model(name, weights=weights, device="cpu", **options)
         start = time.perf_counter()
-        onnx_model = load_model(name, weights=weights, device="cpu", runtime="onnx", **_no_cache(name))
+        onnx_model = load_model(name, weights=weights, device="cpu", runtime="onnx", **options)
         load_s = time.perf_counter() - start
     row = {"model": name, "onnx_load_s": load_s}
-    row["enc_torch"], _ = best_ms(lambda: torch_model.set_image(image), encoder_repeats)
-    row["enc_onnx"], _ = best_ms(lambda: onnx_model.set_image(image), encoder_repeats)
+    row["enc_torch"], _ = best_ms(lambda: torch_model.set_image(image), encoder_repeats, warmup)
+    row["enc_onnx"], _ = best_ms(lambda: onnx_model.set_image(image), encoder_repeats, warmup)
     height, width = image.shape[:2]
     point = [(width * 0.4, height * 0.55)]
     row["click_torch"], reference = best_ms(lambda: torch_model.predict(points=point), repeats)
@@ -75,23 +77,28 @@ def bench_model(name: str, image: np.ndarray, repeats: int, encoder_repeats: int
         low_res = result.logits
         upscaler = onnx_model.upscaler()
         row["upscale_onnx"], _ = best_ms(lambda: upscaler.masks(low_res, onnx_model.mask_threshold), repeats)
+        # the int8 decoder on the float model's embedding (handed over through a cache): only the decoders differ
         shared = EmbeddingCache(directory=False)
-        float_model = load_model(name, weights=onnx_model.folder, device="cpu", runtime="onnx", embedding_cache=shared)
+        key = embedding_key(image, name, onnx_model.info.checkpoint_identity, "cpu|fp32")
+        shared.get_or_compute(key, lambda: onnx_model.embedding, persist=False)
         int8_model = load_model(name, weights=onnx_model.folder, device="cpu", runtime="onnx", quantized=True,
                                 embedding_cache=shared)
-        float_model.set_image(image)
-        int8_model.set_image(image)  # the cached embedding: only the decoders differ
-        float_result = float_model.predict(points=point)
+        int8_model.set_image(image)
         row["click_int8"], int8_result = best_ms(lambda: int8_model.predict(points=point), repeats)
-        row["iou_int8"] = mask_iou(float_result.masks, int8_result.masks)
-        row["score_int8"] = float(np.abs(float_result.scores - int8_result.scores).max())
+        row["iou_int8"] = mask_iou(result.masks, int8_result.masks)
+        row["score_int8"] = float(np.abs(result.scores - int8_result.scores).max())
     return row
 
 
-def _no_cache(name: str) -> dict:
+def _options(name: str, imgsz: int | None) -> dict:
+    """No embedding cache (every encode is timed), and FastSAM's input size when given."""
     from helpers.backends import backend_for
 
-    return {"embedding_cache": False} if "embedding_cache" in backend_for(name).options else {}
+    options = backend_for(name).options
+    out = {"embedding_cache": False} if "embedding_cache" in options else {}
+    if imgsz is not None and "imgsz" in options:
+        out["imgsz"] = int(imgsz)
+    return out
 
 
 def ratio(a, b):
@@ -104,17 +111,19 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=1024, help="scene side in pixels (default 1024)")
     parser.add_argument("--repeats", type=int, default=10, help="timed clicks per cell; the best is reported")
     parser.add_argument("--encoder-repeats", type=int, default=3, help="timed encoder runs per cell (best reported)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed encoder runs before the timed ones")
+    parser.add_argument("--imgsz", type=int, default=None, help="FastSAM's network input size (default 1024)")
     args = parser.parse_args(argv)
     from helpers.data import make_synthetic_scene
 
     image = make_synthetic_scene("buildings", size=(args.size, args.size), seed=0)[0].image
-    rows = [bench_model(name, image, args.repeats, args.encoder_repeats) for name in args.models]
+    rows = [bench_model(name, image, args.repeats, args.encoder_repeats, args.warmup, args.imgsz) for name in args.models]
     for row in rows:
         row["enc_ratio"] = ratio(row["enc_torch"], row["enc_onnx"])
         row["click_ratio"] = ratio(row["click_torch"], row["click_onnx"])
     print(f"PyTorch vs ONNX Runtime, {args.size}x{args.size} scene, smoke weights (timings real, masks meaningless)")
-    print(f"Hardware: {hardware_line(hardware_summary())}; best of {args.encoder_repeats} encoder / "
-          f"{args.repeats} click runs after 1 warm-up")
+    print(f"Hardware: {hardware_line(hardware_summary())}; best of {args.encoder_repeats} encoder runs after "
+          f"{args.warmup} warm-up, best of {args.repeats} clicks after 1")
     print_table(rows, [
         ("model", "model"), ("enc_torch", "encoder torch ms"), ("enc_onnx", "encoder onnx ms"),
         ("enc_ratio", "torch/onnx"), ("click_torch", "click torch ms"), ("click_onnx", "click onnx ms"),

@@ -121,3 +121,4 @@ def _finalise(tmp: Path, path: Path) -> None:
     for name in external:
         if name != data_name:
             (tmp.parent / name).unlink(missing_ok=True)
+    tmp.unlink(missing_ok=True)

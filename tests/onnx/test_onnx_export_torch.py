@@ -54,6 +54,6 @@ def test_weights_outside_the_graph_are_gathered_in_one_file(tmp_path, monkeypatc
     _finalise(tmp_path / ".tmp.onnx", tmp_path / "big.onnx")
     assert external_data_files(tmp_path / "big.onnx") == ["big.onnx.data"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.onnx", "big.onnx.data", "plain.onnx"]
-    x, y = np.ones((1, 2, 4), np.float32), np.ones((1, 3, 3), np.float32)
+    x, y = np.ones((2, 5, 4), np.float32), np.ones((2, 3, 3), np.float32)
     assert np.allclose(open_session(tmp_path / "big.onnx").run(None, {"x": x, "y": y})[0],
                        open_session(tmp_path / "plain.onnx").run(None, {"x": x, "y": y})[0])
