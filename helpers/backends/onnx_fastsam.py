@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..onnx.export_torch import DEFAULT_OPSET
 from ..onnx.metadata import ExportInfo
+from ..onnx.session import runtime_device
 from ..onnx.store import resolve_export
 from ..registry import ModelSpec
 from . import fastsam as fastsam_backend
@@ -34,12 +35,11 @@ class OnnxFastSAMModel(FastSAMModel):
     """
 
     def __init__(self, name: str, folder, info: ExportInfo, device=None, defaults=None, clip_weights=None):
-        import torch
         from ultralytics import FastSAM
 
         self.folder, self.info = Path(folder), info
         yolo = FastSAM(str(info.path(self.folder, "network")))
-        super().__init__(name, yolo, device=torch.device(device or "cpu"), checkpoint=None, smoke=info.smoke,
+        super().__init__(name, yolo, device=runtime_device(device), checkpoint=None, smoke=info.smoke,
                          defaults=defaults, clip_weights=clip_weights)
 
     def _run_everything(self, image, params):

@@ -27,7 +27,7 @@ import torch
 from ..embedding_cache import Embedding, resolve_cache
 from ..onnx.export_torch import DEFAULT_OPSET
 from ..onnx.metadata import ExportInfo
-from ..onnx.session import open_session
+from ..onnx.session import open_session, runtime_device
 from ..onnx.store import resolve_export
 from ..onnx.upscale import MaskUpscaler
 from ..prompts import Prompts, normalise_mask_input
@@ -88,7 +88,7 @@ class OnnxSamModel(SamModel):
                  threads: int | None = None):
         from segment_anything.utils.transforms import ResizeLongestSide
 
-        SegmentationModel.__init__(self, name, device=torch.device(device or "cpu"), checkpoint=None, smoke=info.smoke)
+        SegmentationModel.__init__(self, name, device=runtime_device(device), checkpoint=None, smoke=info.smoke)
         self.folder, self.info = Path(folder), info
         self.quantized, self.threads, self.half = quantized, threads, False
         self.transform = ResizeLongestSide(int(info.input_size))

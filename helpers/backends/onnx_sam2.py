@@ -25,7 +25,7 @@ import torch
 
 from ..embedding_cache import Embedding, embedding_key, resolve_cache
 from ..onnx.metadata import ExportInfo
-from ..onnx.session import open_session
+from ..onnx.session import open_session, runtime_device
 from ..onnx.store import resolve_export
 from ..onnx.upscale import MaskUpscaler
 from ..registry import ModelSpec
@@ -105,7 +105,7 @@ class OnnxSam2Model(Sam2Model):
 
     def __init__(self, name: str, folder, info: ExportInfo, device=None, quantized: bool = False, cache=None,
                  threads: int | None = None, **predictor_options):
-        SegmentationModel.__init__(self, name, device=torch.device(device or "cpu"), checkpoint=None, smoke=info.smoke)
+        SegmentationModel.__init__(self, name, device=runtime_device(device), checkpoint=None, smoke=info.smoke)
         self.folder, self.info = Path(folder), info
         self.quantized, self.threads, self.half = quantized, threads, False
         self.predictor_options = dict(predictor_options)

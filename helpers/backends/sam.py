@@ -298,7 +298,8 @@ class SamModel(SegmentationModel):
         scene = self.require_scene()
         start = time.perf_counter()
         sam, decoder = self._generator_parts()
-        out = generate_sam(sam, scene.image, self.encode, decoder=decoder, **params)
+        replaced = {} if decoder is None else {"decoder": decoder}  # e.g. the ONNX Runtime decoder
+        out = generate_sam(sam, scene.image, self.encode, **replaced, **params)
         scores = out.get("scores", out.get("predicted_iou"))
         result = self._result(
             out["masks"],

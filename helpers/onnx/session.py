@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import UserInputError
 
-__all__ = ["ORT_INSTALL_HINT", "providers_for", "open_session", "device_type"]
+__all__ = ["ORT_INSTALL_HINT", "providers_for", "open_session", "device_type", "runtime_device"]
 
 ORT_INSTALL_HINT = "the ONNX runtime needs onnxruntime: pip install onnxruntime (or onnxruntime-gpu for CUDA)"
 
@@ -31,6 +31,25 @@ def device_type(device) -> str:
     return getattr(device, "type", None) or str(device or "cpu").split(":")[0]
 
 
+def runtime_device(device):
+    """The ``torch.device`` ONNX Runtime will really run on for ``device`` (``None``: CPU).
+
+    CUDA without ``onnxruntime-gpu`` falls back to the CPU with one warning, because ``load_model`` picks
+    CUDA by itself on a GPU machine, where the PyTorch models use it and the ONNX ones need the other
+    package; ask for ``device="cpu"`` to silence it.
+    """
+    import warnings
+
+    import torch
+
+    chosen = torch.device(device if device is not None else "cpu")
+    if chosen.type == "cuda" and "CUDAExecutionProvider" not in _ort().get_available_providers():
+        warnings.warn("onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu): the ONNX model runs "
+                      "on the CPU", RuntimeWarning, stacklevel=3)
+        return torch.device("cpu")
+    return chosen
+
+
 def providers_for(device) -> list:
     """ONNX Runtime providers for a device (``torch.device``, ``"cpu"``, ``"cuda:1"``, ``None`` = CPU).
 
@@ -49,9 +68,10 @@ def providers_for(device) -> list:
         if "CUDAExecutionProvider" not in available:
             raise UserInputError("device='cuda' with runtime='onnx' needs onnxruntime-gpu (CUDAExecutionProvider); "
                                  "this onnxruntime has " + ", ".join(sorted(available)))
-        index = getattr(device, "index", None)
-        if index is None and ":" in str(device):
-            index = int(str(device).split(":")[1])
+        if hasattr(device, "type"):  # a torch.device
+            index = device.index
+        else:
+            index = int(str(device).split(":")[1]) if ":" in str(device) else None
         return [("CUDAExecutionProvider", {"device_id": int(index or 0)}), "CPUExecutionProvider"]
     return wanted or ["CPUExecutionProvider"]
 
