@@ -8,9 +8,9 @@ module                      what
 ==========================  ==========================================================================
 ``onnx.metadata``           what every exported folder and file says about itself (source checkpoint
                             sha256, input size, opset, smoke flag): ``manifest.json`` + ONNX metadata
+``onnx.export_torch``       a PyTorch module -> one ``.onnx`` file (TorchScript or dynamo exporter, >2 GiB weights)
 ``onnx.session``            ONNX Runtime sessions: execution providers for a device, thread settings
-``onnx.upscale``            low-resolution mask logits -> full-size masks in numpy (bilinear, exact where
-                            the sign is in doubt, cheap elsewhere)
+``onnx.upscale``            low-resolution mask logits -> full-size masks without torch (OpenCV bilinear)
 ``onnx.sam_graphs``         SAM / MobileSAM image encoder and prompt decoder as exportable modules
 ``onnx.sam2_graphs``        SAM 2.1 image encoder and prompt decoder as exportable modules
 ``onnx.fastsam_graph``      FastSAM's YOLOv8-seg network through ultralytics' own exporter
