@@ -130,7 +130,7 @@ def export_sam2_model(model, out_dir, *, opset: int = DEFAULT_OPSET, quantize: b
     ``manifest.json`` also records the predictor's mask threshold and the image normalisation, so the
     runtime needs neither the ``sam2`` package nor the checkpoint.
     """
-    from .export_torch import exporter_name
+    from .export_torch import exporter_name, external_data_files
     from .metadata import ExportInfo, source_facts, stamp_onnx, write_manifest
     from .quantize import quantize_decoder
 
@@ -167,6 +167,9 @@ def export_sam2_model(model, out_dir, *, opset: int = DEFAULT_OPSET, quantize: b
                                int(sam2_model.sam_mask_decoder.conv_s1.out_channels)],
         },
     )  # fmt: skip
+    external = sorted({data for name in files.values() for data in external_data_files(out_dir / name)})
+    if external:  # weights over 2 GiB (SAM ViT-H's encoder) live beside the graph: keep them with it
+        info.extra["external_data"] = external
     for part, name in files.items():
         stamp_onnx(out_dir / name, info, part)
     write_manifest(out_dir, info)
