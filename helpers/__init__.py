@@ -47,6 +47,7 @@ _EXPORTS = {
     "FastSAMModel": "helpers.backends.fastsam",
     "ConventionalModel": "helpers.backends.conventional",
     "generate_sam": "helpers.amg",
+    "export_onnx": "helpers.onnx.export",
     # results, scenes, prompts
     "Masks": "helpers.masks",
     "Scene": "helpers.scene",

@@ -73,6 +73,13 @@ class Backend:
             prompted objects through a sequence of frames (:mod:`helpers.timeseries`); ``None`` for a
             family without one. ``video_options`` documents its options.
         video_options: ``build_video`` option -> one line of documentation.
+        runtime: what executes the network: ``"torch"`` (PyTorch) or ``"onnx"`` (ONNX Runtime).
+            ``load_model(name, runtime=...)`` picks the family's declaration for that runtime
+            (:func:`helpers.backends.backend_for`).
+        export_onnx: ``(model, out_dir, *, opset, quantize, dynamo) -> ExportInfo``: writes the model's
+            ONNX graphs and ``manifest.json`` into ``out_dir`` (``None``: no ONNX export).
+        weights_folder: whether ``weights`` may be a folder (an ONNX export) instead of a checkpoint file;
+            the backend then reads the smoke flag from the folder's manifest itself.
     """
 
     family: str
@@ -88,6 +95,9 @@ class Backend:
     partitions: bool = False
     build_video: Callable | None = None
     video_options: dict = field(default_factory=dict)
+    runtime: str = "torch"
+    export_onnx: Callable | None = None
+    weights_folder: bool = False
 
     @property
     def has_weights(self) -> bool:

@@ -476,6 +476,13 @@ def _combine(every: _Everything, groups, mode: str) -> tuple[np.ndarray, np.ndar
     return mask[None], np.array([score], np.float32), [chosen.tolist()]
 
 
+def export_onnx(model: FastSAMModel, out_dir, **options):
+    """Write the model's network as ONNX (:func:`helpers.onnx.fastsam_graph.export_fastsam_model`)."""
+    from ..onnx.fastsam_graph import export_fastsam_model
+
+    return export_fastsam_model(model, out_dir, **options)
+
+
 BACKEND = Backend(
     family="fastsam",
     build=build,
@@ -499,5 +506,6 @@ BACKEND = Backend(
         "pickle code: only for files you trust",
     },
     prompts=("points", "boxes", "text"),
+    export_onnx=export_onnx,
 )
 FastSAMModel.backend = BACKEND

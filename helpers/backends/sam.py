@@ -186,9 +186,13 @@ class SamModel(SegmentationModel):
             return embedding
         key = embedding_key(image, self.name, checkpoint_id, self._variant())
         return self.cache.get_or_compute(
-            key, lambda: self._encode_uncached(image), device=self.sam.device, persist=persist,
+            key, lambda: self._encode_uncached(image), device=self._feature_device(), persist=persist,
             expected=self._expected_embedding(image),
         )
+
+    def _feature_device(self):
+        """Where image embeddings live for the decoder (the network's device)."""
+        return self.sam.device
 
     def _expected_embedding(self, image: np.ndarray) -> dict:
         """What a cached embedding of ``image`` must look like (a file that differs is re-encoded)."""
@@ -320,7 +324,9 @@ class SamModel(SegmentationModel):
 
         scene = self.require_scene()
         start = time.perf_counter()
-        out = generate_sam(self.sam, scene.image, self.encode, **params)
+        sam, decoder = self._generator_parts()
+        replaced = {} if decoder is None else {"decoder": decoder}  # e.g. the ONNX Runtime decoder
+        out = generate_sam(sam, scene.image, self.encode, **replaced, **params)
         scores = out.get("scores", out.get("predicted_iou"))
         result = self._result(
             out["masks"],
@@ -335,8 +341,19 @@ class SamModel(SegmentationModel):
         result.timings = {**self.timings, "generate": time.perf_counter() - start}
         return result
 
+    def _generator_parts(self):
+        """``(sam, decoder)`` for :func:`helpers.amg.generate_sam`: the module, and no replacement decoder."""
+        return self.sam, None
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.sam.parameters())
+
+
+def export_onnx(model: SamModel, out_dir, **options):
+    """Write the model's ONNX encoder and decoder (:func:`helpers.onnx.sam_graphs.export_sam_model`)."""
+    from ..onnx.sam_graphs import export_sam_model
+
+    return export_sam_model(model, out_dir, **options)
 
 
 #: Build options of the SAM family (MobileSAM shares them).
@@ -356,5 +373,6 @@ BACKEND = Backend(
     tuner_controls={name: Control(*control) for name, control in AMG_CONTROLS.items()},
     options=SAM_OPTIONS,
     prompts=("points", "boxes", "mask_input"),
+    export_onnx=export_onnx,
 )
 SamModel.backend = BACKEND

@@ -681,6 +681,13 @@ def param_docs() -> dict:
     return {name: AMG_PARAM_DOCS.get(name) or own.get(name, "") for name in generate_defaults()}
 
 
+def export_onnx(model: Sam2Model, out_dir, **options):
+    """Write the model's ONNX encoder and decoder (:func:`helpers.onnx.sam2_graphs.export_sam2_model`)."""
+    from ..onnx.sam2_graphs import export_sam2_model
+
+    return export_sam2_model(model, out_dir, **options)
+
+
 BACKEND = Backend(
     family="sam2",
     build=build,
@@ -703,5 +710,6 @@ BACKEND = Backend(
         "image_size": "side in pixels frames are resized to (multiple of 32 from 128; default the model's "
         "1024); smaller is much faster on a CPU and coarser",
     },
+    export_onnx=export_onnx,
 )
 Sam2Model.backend = BACKEND

@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "helpers.cli.evaluate",  # evaluate
     "helpers.cli.app",  # app
     "helpers.cli.track",  # track
+    "helpers.cli.export_onnx",  # export-onnx
 )
 
 # Kept for callers of the first release: bad command-line input is a UserInputError.
