@@ -118,6 +118,16 @@ class OnnxSamModel(SamModel):
     def _feature_device(self):
         return torch.device("cpu")  # ONNX Runtime takes numpy arrays
 
+    def _expected_embedding(self, image: np.ndarray) -> dict:
+        """What a cached embedding must look like, read from the decoder graph's static embedding input."""
+        (embedding_input,) = [i for i in self.decoder_session.get_inputs() if i.name == "image_embeddings"]
+        height, width = image.shape[:2]
+        return {
+            "features_shape": tuple(int(v) for v in embedding_input.shape),
+            "input_size": self.transform.get_preprocess_shape(height, width, self.transform.target_length),
+            "original_size": (height, width),
+        }
+
     def _encode_uncached(self, image: np.ndarray) -> Embedding:
         """``SamPredictor.set_image``'s preprocessing in numpy (same float32 arithmetic), then the encoder graph."""
         size = int(self.info.input_size)
@@ -182,14 +192,18 @@ class OnnxSamModel(SamModel):
         return self._upscalers[key]
 
     def _decode(self, prompts: Prompts, mask_tensor, multimask: bool):
-        """What :meth:`SamModel._decode` returns (B x C torch tensors), from the ONNX decoder."""
+        """What :meth:`SamModel._decode` returns (B x C scores and low-res logits), from the ONNX decoder."""
         n_boxes = 1 if prompts.boxes is None else prompts.boxes.shape[0]
         coords, labels = self._point_sequence(prompts, n_boxes)
         multi, multi_iou, single, single_iou = self.decode(coords, labels, mask_tensor)
         low_res, scores = (multi, multi_iou) if multimask else (single, single_iou)
-        masks = self.upscaler().masks(low_res.reshape(-1, *low_res.shape[2:]), self.mask_threshold)
-        masks = masks.reshape(*low_res.shape[:2], *masks.shape[1:])
-        return torch.from_numpy(masks), torch.from_numpy(scores), torch.from_numpy(low_res)
+        return torch.from_numpy(scores), torch.from_numpy(low_res)
+
+    def _upscale(self, low_res: torch.Tensor) -> torch.Tensor:
+        """Binary masks (B, C, H, W) of low-res logits (B, C, 256, 256), with the numpy upscaler."""
+        array = low_res.numpy()
+        masks = self.upscaler().masks(array.reshape(-1, *array.shape[2:]), self.mask_threshold)
+        return torch.from_numpy(masks.reshape(*array.shape[:2], *masks.shape[1:]))
 
     # ---- everything mode ------------------------------------------------------------------------
     def _decode_points(self, features: torch.Tensor, coords: np.ndarray):

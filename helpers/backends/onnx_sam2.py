@@ -167,6 +167,10 @@ class OnnxSam2Model(Sam2Model):
             extra={"layouts": _feature_layouts(features)},
         )
 
+    def _embedding_geometry(self) -> tuple[int, int]:
+        (embed_input,) = [i for i in self.decoder_session.get_inputs() if i.name == "image_embed"]
+        return int(self.info.input_size), int(embed_input.shape[1])  # the decoder graph's static input
+
     def _cache_key(self, image: np.ndarray) -> str | None:
         if self.cache is None:
             return None

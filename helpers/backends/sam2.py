@@ -447,12 +447,16 @@ class Sam2Model(SegmentationModel):
             "encode": embedding.seconds if embedding.source == "computed" else 0.0,
         }
 
+    def _embedding_geometry(self) -> tuple[int, int]:
+        """(input size in pixels, image embedding channels) of the network."""
+        return int(self.sam2.image_size), int(self.sam2.hidden_dim)
+
     def _expected_embedding(self, image: np.ndarray) -> dict:
         """What a cached embedding of ``image`` must look like (a file that differs is re-encoded)."""
-        size = int(self.sam2.image_size)
+        size, hidden_dim = self._embedding_geometry()
         grid = size // 16  # the image embedding's side (64 for 1024)
         n = len(self._level_channels)
-        channels = int(self.sam2.hidden_dim) + sum(c * 4 ** (n - i) for i, c in enumerate(self._level_channels))
+        channels = hidden_dim + sum(c * 4 ** (n - i) for i, c in enumerate(self._level_channels))
         return {"features_shape": (1, channels, grid, grid), "input_size": (size, size),
                 "original_size": tuple(image.shape[:2])}
 
