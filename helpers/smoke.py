@@ -16,10 +16,23 @@ from pathlib import Path
 from .config import home_dir
 from .registry import get_spec
 
-__all__ = ["SMOKE_BANNER", "SMOKE_KEY", "attach_smoke_marker", "read_smoke_marker", "smoke_weights_path"]
+__all__ = ["SMOKE_BANNER", "SMOKE_KEY", "attach_smoke_marker", "read_smoke_marker", "smoke_note", "smoke_weights_path"]
 
 SMOKE_BANNER = "untrained weights — masks are meaningless"
 SMOKE_KEY = "sam_rs_smoke"
+
+
+def smoke_note(*results) -> str:
+    """``" ⚠ untrained weights — masks are meaningless"`` when any of ``results`` (models, :class:`Masks`,
+    DataFrames from sweeps...) comes from smoke weights, else ``""``: for titles of tables and plots.
+
+    An object counts as smoke when its ``smoke`` attribute, or ``attrs["smoke"]`` for a DataFrame, is true.
+    """
+    for result in results:
+        attrs = getattr(result, "attrs", None)
+        if getattr(result, "smoke", False) is True or (isinstance(attrs, dict) and attrs.get("smoke")):
+            return f" ⚠ {SMOKE_BANNER}"
+    return ""
 
 
 def attach_smoke_marker(checkpoint, name: str):
