@@ -12,7 +12,7 @@ work, hence the time and memory, is the same as with the official weights; the m
 * for the first model: everything mode per grid point, every candidate kept (``pred_iou_thresh=0``,
   ``stability_score_thresh=0``: the upper bound, what a 32x32 grid costs when many masks survive).
 
-Each timing is the median wall-clock time of ``--repeats`` runs after one warm-up, beside the CPU time
+Each timing is the median wall-clock time of ``--repeats`` runs (clicks: three times as many) after ``--warmup`` untimed runs, beside the CPU time
 per run (all threads). The load average is printed with the table: on a machine shared with other
 work, the wall clock includes waiting for a core; the CPU time does not.
 """
@@ -50,7 +50,7 @@ def timed(fn, repeats: int, warmup: int = 1) -> tuple[dict, float]:
     return stats, (time.process_time() - start) / stats["repeats"]
 
 
-def model_rows(name: str, scene, repeats: int, amg_side: int) -> list[dict]:
+def model_rows(name: str, scene, repeats: int, amg_side: int, warmup: int = 1) -> list[dict]:
     """Load, ``set_image`` (SAM: the encoder; FastSAM: its everything pass), one click, peak memory, and for
     models with a point grid (the backend contract says which) everything mode per grid point."""
     backend = backend_for(name)
@@ -60,9 +60,9 @@ def model_rows(name: str, scene, repeats: int, amg_side: int) -> list[dict]:
     with track_peak_memory() as peak:
         loading, loading_cpu = timed(lambda: load(name, **options), repeats=1, warmup=0)
         model = loading["result"]
-        encode, encode_cpu = timed(lambda: model.set_image(scene), repeats=repeats)
+        encode, encode_cpu = timed(lambda: model.set_image(scene), repeats=repeats, warmup=warmup)
         centre = (scene.width // 2, scene.height // 2)
-        click, click_cpu = timed(lambda: model.predict(points=[centre], labels=[1]), repeats=max(repeats, 5))
+        click, click_cpu = timed(lambda: model.predict(points=[centre], labels=[1]), repeats=3 * repeats, warmup=warmup)
     size = f"{scene.width}x{scene.height}"
     rows = [
         {"what": f"{name}: load", "wall": loading["median_s"], "cpu": loading_cpu, "unit": "s"},
@@ -90,6 +90,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024, help="scene side in pixels (default 1024)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per number (median; default 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs before each number (default 1)")
     parser.add_argument("--amg-side", type=int, default=8, help="grid side for the everything-mode row (0: skip)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--models", nargs="+", default=["sam_vit_b", "mobile_sam", "fastsam_s"])
@@ -101,11 +102,11 @@ def main(argv=None) -> int:
     scene, _ = make_synthetic_scene("buildings", size=(args.size, args.size), seed=0)
     rows = []
     for name in args.models:
-        rows += model_rows(name, scene, args.repeats, args.amg_side if name == args.models[0] else 0)
+        rows += model_rows(name, scene, args.repeats, args.amg_side if name == args.models[0] else 0, args.warmup)
     load_1, load_5, _ = os.getloadavg()
     print_table(rows, ["what", ("wall", "wall (median)"), ("cpu", "CPU time, all threads"), "unit"],
                 title=f"{hardware_line()}; torch threads {torch.get_num_threads()}; "
-                      f"load average {load_1:.1f} (1 min) / {load_5:.1f} (5 min); median of {args.repeats}; "
+                      f"load average {load_1:.1f} (1 min) / {load_5:.1f} (5 min); median of {args.repeats} (clicks {3 * args.repeats}) after {args.warmup} warm-up; "
                       "smoke weights (time and memory as with the official weights, masks meaningless)")
     return 0
 

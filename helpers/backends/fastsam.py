@@ -193,12 +193,20 @@ class FastSAMModel(SegmentationModel):
         return sum(p.numel() for p in self.yolo.model.parameters())
 
     def _run_everything(self, image: np.ndarray, params: dict) -> _Everything:
+        import torch
         from ultralytics.utils.ops import scale_masks
 
         start = time.perf_counter()
         bgr = np.ascontiguousarray(image[..., ::-1])  # ultralytics takes numpy images as OpenCV BGR
         precision = {"quantize": "fp16"} if self.half else {}
-        result = self.yolo.predict(bgr, device=_ultralytics_device(self.device), verbose=False, **precision, **params)[0]
+        threads = torch.get_num_threads()
+        try:
+            result = self.yolo.predict(bgr, device=_ultralytics_device(self.device), verbose=False, **precision,
+                                       **params)[0]
+        finally:
+            # ultralytics' select_device sets torch's process-wide CPU threads to cpu_count - 1 on every
+            # predict: 1 on a 2-core laptop, which would halve the speed of SAM in the same kernel afterwards
+            torch.set_num_threads(threads)
         height, width = image.shape[:2]
         if len(result) == 0:
             masks = np.zeros((0, height, width), dtype=bool)

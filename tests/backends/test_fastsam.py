@@ -196,6 +196,25 @@ def test_prompts_reuse_the_cached_everything_pass(model, monkeypatch):
     assert model.generate().timings["cached"] is True
 
 
+def test_everything_pass_leaves_torch_threads_as_they_were(smoke_path, scene):
+    """ultralytics' first predict sets torch's process-wide CPU threads to cpu_count - 1 (1 on 2 cores),
+    which slowed every SAM model in the same kernel afterwards."""
+    import torch
+    from ultralytics.utils import NUM_THREADS
+
+    before = torch.get_num_threads()
+    wanted = NUM_THREADS + 1  # anything ultralytics would not set
+    torch.set_num_threads(wanted)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the "untrained weights" warning is tested in test_models
+            fresh = helpers.load_model("fastsam_s", weights=smoke_path, device="cpu", imgsz=IMGSZ)
+        fresh.set_image(scene)  # a new ultralytics predictor: the one that sets the threads
+        assert torch.get_num_threads() == wanted
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_generate_settings_change_the_result(smoke_path, scene, everything):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
