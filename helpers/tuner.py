@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import html
 import itertools
+import textwrap
 import time
 from typing import NamedTuple
 
@@ -376,7 +377,7 @@ class Tuner:
     @staticmethod
     def _title(index: int, run: TunerRun) -> str:
         stats = run.stats
-        changed = ", ".join(f"{k}={v}" for k, v in run.params.items()) or "defaults"
+        changed = textwrap.fill(", ".join(f"{k}={v}" for k, v in run.params.items()) or "defaults", 80)
         if stats["count"]:
             area = f"median {stats['median_area_px']:.0f} px"
             if not np.isnan(stats["median_area_m2"]):

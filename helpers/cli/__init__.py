@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "helpers.cli.preprocess",  # preprocess
     "helpers.cli.segment",  # segment
     "helpers.cli.bench",  # bench
+    "helpers.cli.check",  # check (the workshop checklist)
 )
 
 # Kept for callers of the first release: bad command-line input is a UserInputError.
