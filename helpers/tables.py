@@ -57,16 +57,26 @@ def format_table(rows: Sequence[dict], columns: Sequence) -> str:
     return "\n".join(lines)
 
 
-def _markdown_cell(value) -> str:
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_<>|[]"})
+
+
+def _plain_cell(value) -> str:
     text = value if isinstance(value, str) else repr(value)
     if isinstance(value, float) and value == value and not value.is_integer():
         text = f"{value:g}"  # 0.341333, not 0.3413333333333333; 1.0 stays 1.0
-    return text.replace("|", "\\|").replace("\n", " ")
+    return text.replace("\n", " ")
+
+
+def _markdown_cell(value) -> str:
+    """Text as text (Markdown's special characters escaped, so ``this**layer`` is not bold), any other
+    value as code: ``32``, ``0.88``, ``None``."""
+    text = _plain_cell(value)
+    return text.translate(_MARKDOWN_SPECIAL) if isinstance(value, str) else f"`{text}`"
 
 
 def markdown_table(rows: Sequence[dict], columns: Sequence) -> str:
-    """A Markdown table with every cell in full: strings as they are, numbers as written in Python
-    (``32`` stays ``32``, ``0.88`` stays ``0.88``, ``None`` stays ``None``)."""
+    """A Markdown table with every cell in full: strings as text, other values as code written as in
+    Python (``32`` stays ``32``, ``0.88`` stays ``0.88``, ``None`` stays ``None``)."""
     cols = _columns(columns)
     lines = ["| " + " | ".join(header for _, header in cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_markdown_cell(row.get(key)) for key, _ in cols) + " |" for row in rows]
@@ -105,7 +115,7 @@ class Table:
     def __repr__(self) -> str:
         cols = _columns(self.columns)
         cells = [[header for _, header in cols]]
-        cells += [[_markdown_cell(row.get(key)) for key, _ in cols] for row in self.rows]
+        cells += [[_plain_cell(row.get(key)) for key, _ in cols] for row in self.rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(cols))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
         return "\n".join([lines[0], "-" * max(len(line) for line in lines), *lines[1:]])

@@ -221,10 +221,11 @@ def test_parameter_table_in_full_with_integer_defaults():
     from helpers.amg import AMG_DEFAULTS, AMG_PARAM_DOCS
 
     table = helpers.parameter_table("sam_vit_b")
-    text = table._repr_markdown_()
-    assert f"| points_per_side | {AMG_DEFAULTS['points_per_side']} |" in text  # 32, not 32.0
+    row = next(r for r in table.rows if r["parameter"] == "points_per_side")
+    assert row["default"] == AMG_DEFAULTS["points_per_side"] and isinstance(row["default"], int)
+    assert f"| `{AMG_DEFAULTS['points_per_side']}` |" in table._repr_markdown_()  # 32, not 32.0
     longest = max(AMG_PARAM_DOCS.values(), key=len)
-    assert len(longest) > 50 and longest.replace("|", "\\|") in text  # not cut at pandas' 50 characters
+    assert len(longest) > 50 and longest in repr(table)  # not cut at pandas' 50 characters
     preset = helpers.parameter_table("sam_vit_b", RS_PRESET, RS_PRESET_WHY)
     assert [row["parameter"] for row in preset.rows] == list(RS_PRESET)
-    assert RS_PRESET_WHY["crop_n_layers"] in preset._repr_markdown_()
+    assert RS_PRESET_WHY["crop_n_layers"] in repr(preset)
