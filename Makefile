@@ -22,8 +22,19 @@ setup: $(STAMP)
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# The lessons open as working copies under outputs/lessons/ (git ignores outputs/), so JupyterLab's
+# autosave and a learner's edits never touch the tracked notebooks. A copy is made only when missing: a
+# learner's edits are never overwritten (delete a copy to get the current lesson again). Results go
+# under outputs/ too (SAMRS_OUTPUT_DIR, unless already set). `SAMRS_SMOKE=1 make lab` tries every lesson
+# without downloading weights (untrained weights: masks are meaningless).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/ $(ROOT_FLAG)
+	@mkdir -p outputs/lessons
+	@for lesson in notebooks/[0-9][0-9]_*.ipynb; do \
+	  copy=outputs/lessons/$$(basename $$lesson); \
+	  if [ ! -e $$copy ]; then cp $$lesson $$copy && echo "lab: new working copy $$copy"; \
+	  elif [ $$lesson -nt $$copy ]; then echo "lab: $$lesson is newer than your $$copy (kept; delete it to get the new lesson)"; fi; \
+	done
+	SAMRS_OUTPUT_DIR="$${SAMRS_OUTPUT_DIR:-$(CURDIR)/outputs}" $(VENV)/bin/jupyter lab outputs/lessons $(ROOT_FLAG)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check helpers tests benchmarks

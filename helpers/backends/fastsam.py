@@ -33,7 +33,7 @@ from ..prompts import box_window, pixel_indices, prepare_prompts
 from ..registry import ModelSpec
 from ..scene import Scene
 from .base import Backend, Control, SegmentationModel, pop_backend_options, split_run_options
-from .clip import ClipScorer, load_clip
+from .clip import ClipScorer, build_random_clip, load_clip
 from .fastsam_smoke import ARCH_PARAMS_M, check_pt_suffix, write_smoke_checkpoint
 
 __all__ = [
@@ -219,8 +219,9 @@ class FastSAMModel(SegmentationModel):
         yolo: the ``ultralytics.FastSAM`` model.
         defaults: everything-pass settings used by ``set_image`` (see :meth:`generate`).
         everything: the cached everything pass of the current scene (masks, scores, settings).
-        clip: the :class:`ClipScorer` for text prompts (loaded on first use; assign one to override,
-            e.g. ``model.clip = build_random_clip()``).
+        clip: the :class:`ClipScorer` for text prompts (loaded on first use; an untrained CLIP of the
+            real architecture when the model has smoke weights and no ``clip_weights``; assign one to
+            override).
     """
 
     def __init__(self, name, yolo, device=None, checkpoint=None, smoke=False, half=False, defaults=None,
@@ -238,12 +239,20 @@ class FastSAMModel(SegmentationModel):
         return sum(p.numel() for p in self.yolo.model.parameters())
 
     def _run_everything(self, image: np.ndarray, params: dict) -> _Everything:
+        import torch
         from ultralytics.utils.ops import scale_masks
 
         start = time.perf_counter()
         bgr = np.ascontiguousarray(image[..., ::-1])  # ultralytics takes numpy images as OpenCV BGR
         precision = {"quantize": "fp16"} if self.half else {}
-        result = self.yolo.predict(bgr, device=_ultralytics_device(self.device), verbose=False, **precision, **params)[0]
+        threads = torch.get_num_threads()
+        try:
+            result = self.yolo.predict(bgr, device=_ultralytics_device(self.device), verbose=False, **precision,
+                                       **params)[0]
+        finally:
+            # ultralytics' select_device sets torch's process-wide CPU threads to cpu_count - 1 on every
+            # predict: 1 on a 2-core laptop, which would halve the speed of SAM in the same kernel afterwards
+            torch.set_num_threads(threads)
         height, width = image.shape[:2]
         if len(result) == 0:
             masks = np.zeros((0, height, width), dtype=bool)
@@ -401,7 +410,10 @@ class FastSAMModel(SegmentationModel):
         from PIL import Image
 
         if self.clip is None:
-            self.clip = load_clip(self.clip_weights, self.device)
+            # A FastSAM with smoke weights scores with an untrained CLIP of the real architecture: its
+            # choice is as meaningless as its masks (already labelled so), and no CLIP download is needed.
+            smoke_clip = self.smoke and self.clip_weights is None
+            self.clip = build_random_clip(self.device) if smoke_clip else load_clip(self.clip_weights, self.device)
         image = self.scene.image
         crops, keep = [], []
         for i, (x0, y0, x1, y1) in enumerate(every.det_boxes.astype(int).tolist()):

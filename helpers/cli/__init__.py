@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "helpers.cli.app",  # app
     "helpers.cli.track",  # track
     "helpers.cli.export_onnx",  # export-onnx
+    "helpers.cli.check",  # check (the workshop checklist)
 )
 
 # Kept for callers of the first release: bad command-line input is a UserInputError.
