@@ -99,7 +99,6 @@ _EXPORTS = {
     "evaluations_table": "helpers.metrics",
     "evaluations_frame": "helpers.metrics",
     "scores_by_size": "helpers.metrics",
-    "smoke_note": "helpers.smoke",
     # classical baselines and inputs for the case studies
     "buildings_from_heights": "helpers.baselines",
     "height_to_rgb": "helpers.baselines",
