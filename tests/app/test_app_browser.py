@@ -7,6 +7,7 @@ the GeoPackage (opened with geopandas: the scene's CRS), upload a corrupt file (
 keeps working), close the page (the session's folder is removed). The page never reaches the internet.
 """
 
+import contextlib
 import importlib.util
 import io
 import re
@@ -185,6 +186,11 @@ def test_the_whole_workflow_in_a_real_browser(app, catalog, tmp_path):
         except Exception:
             shot("failure")
             print(f"browser screenshots: {shots}")
+            for element in ("#message", "#status"):  # what the page said when it stopped, for CI logs
+                with contextlib.suppress(Exception):
+                    print(f"{element}: {page.locator(element).inner_text(timeout=5_000)!r}")
+            with contextlib.suppress(Exception):
+                print("messages seen:", page.evaluate("() => window.__messages"))
             raise
         page.close()
 
