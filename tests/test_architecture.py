@@ -148,3 +148,14 @@ def test_import_helpers_stays_light():
             "print(sorted(m for m in ('torch', 'ultralytics', 'segment_anything', 'rasterio') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_command_line_starts_without_the_models():
+    """``python -m helpers --help`` (and building the parser of every command) must not load torch,
+    ultralytics or segment-anything: a terminal user waits for them only when a command runs a model."""
+    code = ("import sys, contextlib, io, helpers.cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "    helpers.cli.main(['--help'])\n"
+            "print(sorted(m for m in ('torch', 'ultralytics', 'segment_anything', 'sam2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

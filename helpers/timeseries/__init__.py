@@ -16,41 +16,52 @@ module                     concept
 =========================  ======================================================================
 """
 
-from .baseline import index_masks, predict_each_date
-from .dates import DATE_PATTERNS, AcquisitionDate, date_from_name, parse_date
-from .grid import Grid
-from .metrics import agreement, consecutive_iou, temporal_consistency
-from .plots import date_slider, plot_areas, render_frames, show_dates, write_gif
-from .prompts import ObjectPrompt, place_prompts, prompts_from_gdf, read_track_prompts
-from .result import TrackResult
-from .stack import TimeStack, find_stack_files, open_stack
-from .tracker import VideoTracker, load_tracker, track
+from __future__ import annotations
 
-__all__ = [
-    "DATE_PATTERNS",
-    "AcquisitionDate",
-    "Grid",
-    "ObjectPrompt",
-    "TimeStack",
-    "TrackResult",
-    "VideoTracker",
-    "agreement",
-    "consecutive_iou",
-    "date_from_name",
-    "date_slider",
-    "find_stack_files",
-    "index_masks",
-    "load_tracker",
-    "open_stack",
-    "parse_date",
-    "place_prompts",
-    "plot_areas",
-    "predict_each_date",
-    "prompts_from_gdf",
-    "read_track_prompts",
-    "render_frames",
-    "show_dates",
-    "temporal_consistency",
-    "track",
-    "write_gif",
-]
+import importlib
+
+# Public names -> their module, imported on first use: the command line and `import helpers.timeseries.dates`
+# must not pay for torch and SAM 2 (the tracker) when they do not track.
+_EXPORTS = {
+    "index_masks": "baseline",
+    "predict_each_date": "baseline",
+    "DATE_PATTERNS": "dates",
+    "AcquisitionDate": "dates",
+    "date_from_name": "dates",
+    "parse_date": "dates",
+    "Grid": "grid",
+    "agreement": "metrics",
+    "consecutive_iou": "metrics",
+    "temporal_consistency": "metrics",
+    "date_slider": "plots",
+    "plot_areas": "plots",
+    "render_frames": "plots",
+    "show_dates": "plots",
+    "write_gif": "plots",
+    "ObjectPrompt": "prompts",
+    "place_prompts": "prompts",
+    "prompts_from_gdf": "prompts",
+    "read_track_prompts": "prompts",
+    "TrackResult": "result",
+    "TimeStack": "stack",
+    "find_stack_files": "stack",
+    "open_stack": "stack",
+    "VideoTracker": "tracker",
+    "load_tracker": "tracker",
+    "track": "tracker",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'helpers.timeseries' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
