@@ -20,6 +20,7 @@ from .errors import UserInputError
 
 __all__ = [
     "HEIGHT_RENDERINGS",
+    "normalized_difference",
     "buildings_from_heights",
     "height_to_rgb",
     "interior_points",
@@ -154,19 +155,25 @@ def buildings_from_heights(height, pixel_size: float = 2.0, min_height: float = 
     return (expand_labels(buildings, 1) * tall).astype(np.uint32)
 
 
+def normalized_difference(a, b) -> np.ndarray:
+    """``(a - b) / (a + b)`` per pixel as float32 in [-1, 1] for reflectances; NaN where ``a + b == 0`` (nodata
+    zeros) or not finite. The one normalised-difference index of the package (NDWI, MNDWI, NDVI...)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        raise UserInputError(f"the two bands differ in shape: {a.shape} and {b.shape}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (a - b) / (a + b)
+    out[~np.isfinite(out)] = np.nan
+    return out.astype(np.float32)
+
+
 def ndwi(green, nir) -> np.ndarray:
     """McFeeters' Normalised Difference Water Index (G - NIR) / (G + NIR), float32 in [-1, 1].
 
     Water reflects green light and absorbs near-infrared, so it is positive; vegetation reflects NIR
     strongly and is negative. Pixels where both bands are 0 (nodata) are NaN.
     """
-    green = np.asarray(green, dtype=np.float32)
-    nir = np.asarray(nir, dtype=np.float32)
-    if green.shape != nir.shape:
-        raise UserInputError(f"green is {green.shape} but NIR is {nir.shape}")
-    total = green + nir
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(total > 0, (green - nir) / total, np.nan).astype(np.float32)
+    return normalized_difference(green, nir)
 
 
 def water_pseudo_reference(green, nir, min_area_px: int = 4) -> tuple[np.ndarray, float]:

@@ -38,7 +38,7 @@ from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
-from .errors import RasterPathError, one_line
+from .errors import RasterPathError, UserInputError, one_line
 from .scene import Scene, check_rgb_uint8
 
 DEFAULT_STRETCH = (2.0, 98.0)
@@ -175,14 +175,14 @@ def open_dataset(path):
     if not path.exists():
         raise RasterPathError(f"raster not found: {path}")
     if path.is_dir():
-        raise ValueError(f"expected a raster file, got a folder: {path}")
+        raise UserInputError(f"expected a raster file, got a folder: {path}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return rasterio.open(path)
     except RasterioError as exc:
         reason = one_line(exc, with_type=False)
-        raise ValueError(f"cannot read {path.name}: not a raster GDAL can open ({reason})") from None
+        raise UserInputError(f"cannot read {path.name}: not a raster GDAL can open ({reason})") from None
 
 
 def check_bands(paths, bands) -> list[int] | None:

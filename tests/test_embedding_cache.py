@@ -207,3 +207,44 @@ def test_new_process_loads_embedding_from_disk(stub_sam_model, sample_image, tmp
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["source"] == "disk"
     assert report["sum"] == pytest.approx(float(first.features.double().sum()), rel=1e-12)
+
+
+# ---- under hostile use (issue 11): a wrong file on disk is re-encoded, never used ------------------------
+WRONG = {
+    "shape": dict(features=torch.zeros(1, 256, 8, 8)),
+    "channels": dict(features=torch.zeros(1, 3, 64, 64)),
+    "not finite": dict(features=torch.full((1, 256, 64, 64), float("nan"))),
+    "integer": dict(features=torch.zeros((1, 256, 64, 64), dtype=torch.int64)),
+    "input size": dict(input_size=[5, 7]),
+    "original size": dict(original_size=[1, 1]),
+    "not a tensor": dict(features=[1.0, 2.0]),
+}
+
+
+@pytest.mark.parametrize("wrong", list(WRONG))
+def test_a_wrong_embedding_file_is_re_encoded(stub_sam_model, sample_image, tmp_path, wrong):
+    cache = EmbeddingCache(tmp_path)
+    good = _model_with_cache(stub_sam_model, cache).set_image(sample_image())
+    key = next(iter(cache._memory))
+    path = cache.path_for(key)
+    payload = torch.load(path, weights_only=True)
+    payload.update(WRONG[wrong])
+    torch.save(payload, path)  # what a hostile or broken cache folder holds under the right key
+    encoder = stub_sam_model.sam.image_encoder
+    calls = encoder.calls
+    fresh = _model_with_cache(stub_sam_model, EmbeddingCache(tmp_path)).set_image(sample_image())  # new memory, same disk
+    assert encoder.calls == calls + 1 and fresh.embedding.source == "computed"
+    assert torch.equal(fresh.features, good.features)
+    again = _model_with_cache(stub_sam_model, EmbeddingCache(tmp_path)).set_image(sample_image())
+    assert again.embedding.source == "disk" and encoder.calls == calls + 1  # the bad file was replaced
+
+
+def test_the_cache_checks_what_the_caller_expects(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    made = Embedding(torch.ones(1, 4, 2, 2), (2, 2), (5, 5))
+    cache.get_or_compute("k" * 40, lambda: made)
+    cache.clear_memory()
+    expected = {"features_shape": (1, 4, 2, 2), "input_size": (2, 2), "original_size": (5, 5)}
+    assert cache.get("k" * 40, expected=expected) is not None
+    cache.clear_memory()
+    assert cache.get("k" * 40, expected={**expected, "original_size": (6, 6)}) is None

@@ -32,7 +32,7 @@ from ..registry import ModelSpec
 from . import sam2 as sam2_backend
 from .base import SegmentationModel, pop_backend_options
 from .onnx_sam import ONNX_OPTIONS, check_runtime_options, onnx_parameter_count
-from .sam2 import Sam2Model, _feature_layouts, _pack_features, _require_sam2, _reuse_full_image_features
+from .sam2 import Sam2Model, _require_sam2, _reuse_full_image_features
 
 __all__ = ["BACKENDS", "OnnxSam2Model", "onnx_predictor_class"]
 
@@ -158,14 +158,7 @@ class OnnxSam2Model(Sam2Model):
     # ---- what Sam2Model asks of its network -------------------------------------------------------
     def _encode(self, image: np.ndarray) -> Embedding:
         self.predictor.set_image(image)
-        resolution = int(self.info.input_size)
-        features = self.predictor._features
-        return Embedding(
-            features=_pack_features(features),
-            input_size=(resolution, resolution),
-            original_size=tuple(image.shape[:2]),
-            extra={"layouts": _feature_layouts(features)},
-        )
+        return self._predictor_embedding(image)
 
     def _embedding_geometry(self) -> tuple[int, int]:
         (embed_input,) = [i for i in self.decoder_session.get_inputs() if i.name == "image_embed"]

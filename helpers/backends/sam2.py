@@ -411,7 +411,11 @@ class Sam2Model(SegmentationModel):
     def _encode(self, image: np.ndarray) -> Embedding:
         with torch.inference_mode(), self._autocast():
             self.predictor.set_image(image)
-        resolution = int(self.sam2.image_size)
+        return self._predictor_embedding(image)
+
+    def _predictor_embedding(self, image: np.ndarray) -> Embedding:
+        """The predictor's current features of ``image`` as a cacheable :class:`Embedding`."""
+        resolution = self._embedding_geometry()[0]
         features = self.predictor._features
         return Embedding(
             features=_pack_features(features),

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..baselines import normalized_difference
 from ..errors import UserInputError
 
 __all__ = ["LANDSAT_BANDS", "NAIP_BANDS", "normalized_difference", "read_bands", "water_index", "water_mask",
@@ -28,15 +29,6 @@ LANDSAT_BANDS = {"swir1": 1, "nir": 2, "red": 3, "green": 4}
 NAIP_BANDS = {"red": 1, "green": 2, "blue": 3, "nir": 4}
 """Band order of NAIP quarter quads."""
 WATER_INDICES = {"ndwi": ("green", "nir"), "mndwi": ("green", "swir1")}
-
-
-def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(a - b) / (a + b)`` as float32, NaN where ``a + b == 0`` (e.g. nodata zeros)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = (a - b) / (a + b)
-    out[~np.isfinite(out)] = np.nan
-    return out.astype(np.float32)
 
 
 def read_bands(path, bands: dict, reference=None, resampling: str = "bilinear") -> tuple[dict, np.ndarray, object]:

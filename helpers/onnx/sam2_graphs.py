@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .export_torch import DEFAULT_OPSET, export_module
-from .sam_graphs import DECODER_OUTPUTS
+from .sam_graphs import DECODER_AXES, DECODER_OUTPUTS
 
 __all__ = ["Sam2EncoderGraph", "Sam2DecoderGraph", "export_sam2_encoder", "export_sam2_decoder",
            "ENCODER_OUTPUTS", "DECODER_INPUTS"]
@@ -34,15 +34,6 @@ __all__ = ["Sam2EncoderGraph", "Sam2DecoderGraph", "export_sam2_encoder", "expor
 ENCODER_OUTPUTS = ["image_embed", "high_res_0", "high_res_1"]
 DECODER_INPUTS = ["image_embed", "high_res_0", "high_res_1", "point_coords", "point_labels", "mask_input",
                   "has_mask_input"]
-_DECODER_AXES = {
-    "point_coords": {0: "boxes", 1: "points"},
-    "point_labels": {0: "boxes", 1: "points"},
-    "mask_input": {0: "mask_inputs"},
-    "low_res_multi": {0: "boxes"},
-    "iou_multi": {0: "boxes"},
-    "low_res_single": {0: "boxes"},
-    "iou_single": {0: "boxes"},
-}
 
 
 class Sam2EncoderGraph(nn.Module):
@@ -119,7 +110,7 @@ def example_decoder_inputs(sam2_model):
 def export_sam2_decoder(sam2_model, path, opset: int = DEFAULT_OPSET, dynamo: bool = False) -> Path:
     """Write SAM 2's prompt encoder + mask decoder to ``path`` (see the module docstring for the I/O)."""
     return export_module(Sam2DecoderGraph(sam2_model).eval(), example_decoder_inputs(sam2_model), path,
-                         input_names=DECODER_INPUTS, output_names=DECODER_OUTPUTS, dynamic_axes=_DECODER_AXES,
+                         input_names=DECODER_INPUTS, output_names=DECODER_OUTPUTS, dynamic_axes=DECODER_AXES,
                          opset=opset, dynamo=dynamo)
 
 

@@ -34,11 +34,12 @@ from torch import nn
 from .export_torch import DEFAULT_OPSET, export_module
 
 __all__ = ["SamEncoderGraph", "SamDecoderGraph", "export_sam_encoder", "export_sam_decoder",
-           "DECODER_INPUTS", "DECODER_OUTPUTS"]
+           "DECODER_INPUTS", "DECODER_OUTPUTS", "DECODER_AXES"]
 
 DECODER_INPUTS = ["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input"]
 DECODER_OUTPUTS = ["low_res_multi", "iou_multi", "low_res_single", "iou_single"]
-_DECODER_AXES = {
+# Batch axes of the prompt decoders (SAM and SAM 2 share them): one row per box, any number of points.
+DECODER_AXES = {
     "point_coords": {0: "boxes", 1: "points"},
     "point_labels": {0: "boxes", 1: "points"},
     "mask_input": {0: "mask_inputs"},
@@ -123,7 +124,7 @@ def export_sam_decoder(sam, path, opset: int = DEFAULT_OPSET, dynamo: bool = Fal
     channels, size = graph.image_pe.shape[1], graph.image_pe.shape[-1]
     low_res = int(sam.prompt_encoder.mask_input_size[0])
     return export_module(graph, example_decoder_inputs(channels, size, low_res), path, input_names=DECODER_INPUTS,
-                         output_names=DECODER_OUTPUTS, dynamic_axes=_DECODER_AXES, opset=opset, dynamo=dynamo)
+                         output_names=DECODER_OUTPUTS, dynamic_axes=DECODER_AXES, opset=opset, dynamo=dynamo)
 
 
 def export_sam_model(model, out_dir, *, opset: int = DEFAULT_OPSET, quantize: bool = False, dynamo: bool = False,

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from ..baselines import normalized_difference
 from ..errors import UserInputError
 from .prompts import PlacedPrompt, place_prompts
 from .result import TrackResult
@@ -93,16 +94,6 @@ def predict_each_date(stack, model, prompts, progress: bool = True) -> TrackResu
         timings={"encode_s": encode_s, "predict_s": predict_s,
                  "seconds": float(np.sum(encode_s) + np.sum(predict_s))},
     )
-
-
-def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(a - b) / (a + b)`` per pixel, float32; NaN where ``a + b == 0``."""
-    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
-    total = a + b
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = (a - b) / total
-    out[total == 0] = np.nan
-    return out
 
 
 def index_masks(stack, prompts, bands, threshold=0.0, name: str | None = None, below: bool = False,

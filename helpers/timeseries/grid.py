@@ -205,27 +205,10 @@ class Grid:
 
 
 def open_dataset(path):
-    """``rasterio.open(path)`` for reading, with one-line errors (missing file, folder, not a raster)."""
-    import warnings
-    from pathlib import Path
+    """``rasterio.open(path)`` for reading, with one-line errors (:func:`helpers.raster.open_dataset`)."""
+    from ..raster import open_dataset as open_raster_dataset  # rasterio is loaded only when a file is read
 
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioError
-
-    from ..errors import RasterPathError
-
-    path = Path(path)
-    if not path.exists():
-        raise RasterPathError(f"raster not found: {path}")
-    if path.is_dir():
-        raise UserInputError(f"expected a raster file, got a folder: {path}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return rasterio.open(path)
-    except RasterioError as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserInputError(f"cannot read {path.name}: not a raster GDAL can open ({reason})") from None
+    return open_raster_dataset(path)
 
 
 def _identity():
