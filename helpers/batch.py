@@ -479,6 +479,8 @@ def _settings(model, model_name, request: _Request, prompts) -> dict:
                 "prompts": _prompts_digest(prompts), "tile": request.tile_size, "overlap": request.overlap,
                 "formats": sorted(request.formats), "params": request.params, "read_options": request.read_options,
                 "cog": request.cog}
+    if isinstance(model, LazyModel) and model.options:  # load options change the masks too
+        settings["load_options"] = model.options
     return json.loads(json.dumps(settings, default=str))
 
 
@@ -574,14 +576,13 @@ def _run_here(model, todo: list[_Job], request: _Request, prompts, model_name, s
     """The inputs one after the other in this process."""
     from tqdm.auto import tqdm
 
-    settings = None
+    settings = loaded = None
     for job in tqdm(todo, desc="files", unit="file", disable=not progress):
-        if isinstance(model, LazyModel):  # first input with work left: load now (may download)
-            model = model.load()
-        if settings is None:
-            settings = _settings(model, model_name, request, prompts)
+        if loaded is None:  # first input with work left: load now (may download)
+            loaded = model.load() if isinstance(model, LazyModel) else model
+            settings = _settings(model, model_name, request, prompts)  # after the load: a downloaded file has its id
         try:
-            masks = _process(model, job, request, prompts, settings)
+            masks = _process(loaded, job, request, prompts, settings)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             _report_failure(summary, log, job.path, exc)
             continue

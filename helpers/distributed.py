@@ -32,10 +32,10 @@ from pathlib import Path
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from .errors import UserInputError, one_line
+from .errors import SamRsError, UserInputError, one_line
 
 __all__ = ["LOCAL", "dask_client", "ModelPlugin", "register_model", "worker_model", "model_loads", "TaskRunner",
-           "cluster_threads"]
+           "TaskError", "cluster_threads"]
 
 LOCAL = "local"
 """The address meaning "start a LocalCluster on this machine" (``--dask`` without a value)."""
@@ -191,12 +191,33 @@ def model_loads(client, name: str) -> dict[str, int]:
 
 
 # ---- futures as they complete ------------------------------------------------------------------------
+class TaskError(SamRsError):
+    """A task raised on a worker: its one-line reason, exactly as the same failure reads in a local run."""
+
+
+class _Failure:
+    """What a task returns instead of raising: the reason as text. Exceptions often carry context that
+    does not survive pickling (rasterio's errors need constructor arguments), and Dask then replaces
+    them with a generic ``Exception(repr)``; text always arrives intact."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def _reporting(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - reported to the client in one line, the run goes on
+        return _Failure(one_line(exc))
+
+
 class TaskRunner:
     """Submit tasks with a callback each; :meth:`run` calls the callbacks as the tasks complete.
 
-    ``callback(result, error)`` gets ``(result, None)`` on success, ``(None, exception)`` when the task
-    raised (the exception the task raised; ``KilledWorker`` if its workers kept dying) or was cancelled.
-    Callbacks may submit more tasks; :meth:`run` returns when none is left.
+    ``callback(result, error)`` gets ``(result, None)`` on success, ``(None, exception)`` otherwise: a
+    :class:`TaskError` with the task's one-line reason, ``KilledWorker`` if the workers running it kept
+    dying (a task whose worker died is retried elsewhere, up to ``distributed.scheduler.allowed-failures``
+    times), or a cancellation. Callbacks may submit more tasks; :meth:`run` returns when none is left.
 
     Args:
         client: a :class:`distributed.Client`.
@@ -210,8 +231,12 @@ class TaskRunner:
         self._callbacks: dict = {}
 
     def submit(self, callback, function, *args, priority: int = 0, **kwargs):
-        """``client.submit(function, *args, **kwargs)`` (never deduplicated: every call runs); returns the future."""
-        future = self.client.submit(function, *args, pure=False, priority=priority, **kwargs)
+        """Run ``function(*args, **kwargs)`` on the cluster (every call runs: no deduplication); returns the
+        future. The task key starts with the function's name (the dashboard groups by it)."""
+        import uuid
+
+        key = f"{function.__name__}-{uuid.uuid4().hex}"
+        future = self.client.submit(_reporting, function, *args, key=key, priority=priority, **kwargs)
         self._callbacks[future.key] = callback
         self._queue.add(future)
         return future
@@ -232,7 +257,10 @@ class TaskRunner:
                 except Exception as exc:  # noqa: BLE001 - lost data that could not be recomputed
                     callback(None, exc)
                     continue
-                callback(result, None)
+                if isinstance(result, _Failure):
+                    callback(None, TaskError(result.message))
+                else:
+                    callback(result, None)
             elif future.status == "cancelled":
                 callback(None, FutureCancelledError(future.key, reason="cancelled"))
             else:

@@ -10,6 +10,7 @@ from ..backends import backend_for
 from ..backends.base import split_run_options
 from ..batch import (
     DEFAULT_FORMATS,
+    DEFAULT_SPLIT_TILES,
     FORMATS,
     LazyModel,
     find_inputs,
@@ -20,6 +21,7 @@ from ..errors import UserInputError
 from ..raster import RASTER_SUFFIXES, check_bands
 from ..registry import get_spec
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, tile_grid
+from .cluster import add_dask_arguments, dask_from_args
 
 
 def _parse_param(text: str):
@@ -96,11 +98,15 @@ def _cmd_segment(args) -> int:
         read_options["bands"] = args.bands
     if args.sar:
         read_options["sar"] = True
-    summary = segment_batch(
-        args.inputs, args.out, LazyModel(args.model, args.weights), model_name=args.model, mode=args.mode,
-        prompts=prompts, tile_size=args.tile, overlap=args.overlap, formats=formats, params=params,
-        read_options=read_options, force=args.force, cog=args.cog, progress=not args.quiet,
-    )
+    if args.split_tiles < 1:
+        raise UserInputError(f"--split-tiles must be at least 1, got {args.split_tiles}")
+    with dask_from_args(args) as client:
+        summary = segment_batch(
+            args.inputs, args.out, LazyModel(args.model, args.weights), model_name=args.model, mode=args.mode,
+            prompts=prompts, tile_size=args.tile, overlap=args.overlap, formats=formats, params=params,
+            read_options=read_options, force=args.force, cog=args.cog, progress=not args.quiet, client=client,
+            split_tiles=args.split_tiles,
+        )
     print(f"segment: {summary}")
     for path, reason in summary.failed:
         print(f"  failed: {path}: {reason}")
@@ -141,4 +147,8 @@ def register(subparsers) -> None:
     p.add_argument("--cog", action="store_true", help="write label rasters as Cloud Optimized GeoTIFFs")
     p.add_argument("--force", action="store_true", help="redo inputs that are already finished")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_dask_arguments(p)
+    p.add_argument("--split-tiles", type=int, default=DEFAULT_SPLIT_TILES, metavar="N",
+                   help="with --dask: an input of more than N tiles runs as one task per tile, so one huge mosaic "
+                   "also spreads over the workers (default %(default)s)")
     p.set_defaults(func=_cmd_segment)
