@@ -16,6 +16,11 @@ The model is loaded only when some input still needs work. Argument mistakes (ti
 (exit 2). A bad input (corrupt, no CRS when map prompts need one) is reported in one line and the batch
 goes on; the exit code is 1 when any input failed.
 
+Many scenes, many machines (``--dask``, or ``segment_batch(..., client=...)``): every input becomes a
+task on a Dask cluster (a local one, or any scheduler), and an input of more than ``--split-tiles`` tiles
+one task per tile, merged in the sequential order, so the outputs, ids and geometries are identical to a
+run in one process; each worker loads the model once (:mod:`helpers.distributed`).
+
 Prompt files (``--prompts``, any vector format and CRS): points for ``--mode points``, polygons for
 ``--mode boxes`` (their bounding boxes are the prompts). In points mode an optional ``label`` column says
 1 = foreground (each such point segments one object) or 0 = background (added as a negative point to

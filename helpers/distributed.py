@@ -41,6 +41,7 @@ LOCAL = "local"
 """The address meaning "start a LocalCluster on this machine" (``--dask`` without a value)."""
 DEFAULT_DASHBOARD = "127.0.0.1:8787"  # dask's usual port, on the loopback interface only
 CONNECT_TIMEOUT = "20s"
+_PLUGIN_PREFIX = "samrs-model-"
 
 
 def _print(line: str) -> None:
@@ -156,12 +157,18 @@ class ModelPlugin(WorkerPlugin):
 
 
 def plugin_name(model) -> str:
-    """Plugin name for a lazily loaded model: the same model (name, weights, options) gives the same name."""
+    """Plugin name of a lazily loaded model: the same model (name, weights, options) gives the same name.
+
+    ``model``: anything with ``name``, ``weights`` and ``options`` (a :class:`helpers.batch.LazyModel`), or
+    a registry name (the cached official or smoke weights, no options).
+    """
     from dask.base import tokenize
 
-    options = getattr(model, "options", {})
-    return f"samrs-model-{getattr(model, 'name', type(model).__name__)}-" + tokenize(
-        str(getattr(model, "weights", None)), sorted(options.items()))
+    if isinstance(model, str):
+        name, weights, options = model, None, {}
+    else:
+        name, weights, options = model.name, getattr(model, "weights", None), getattr(model, "options", {})
+    return f"{_PLUGIN_PREFIX}{name}-" + tokenize(str(weights), sorted(options.items()))
 
 
 def register_model(client, model) -> str:
@@ -183,10 +190,17 @@ def _loads(name: str, dask_worker=None) -> int:
     return 0 if plugin is None else plugin.loads
 
 
-def model_loads(client, name: str) -> dict[str, int]:
-    """``{worker address: times this worker loaded the model}`` (1 each once used; 0 before)."""
+def model_loads(client, model) -> dict[str, int]:
+    """``{worker address: times this worker loaded the model}`` (1 each once used; 0 before).
+
+    Args:
+        client: the :class:`distributed.Client`.
+        model: the model as given to the batch (registry name or :class:`helpers.batch.LazyModel`), or
+            the plugin name :func:`register_model` returned.
+    """
     import functools
 
+    name = model if isinstance(model, str) and model.startswith(_PLUGIN_PREFIX) else plugin_name(model)
     return client.run(functools.partial(_loads, name))
 
 

@@ -19,6 +19,12 @@ window. Ids are provisional (union-find); a last pass maps them to consecutive f
 into the output GeoTIFF. Peak memory is therefore set by the tile size, not the scene size (the
 polygons of the objects found are kept in memory; they scale with the number of objects).
 
+The same three steps serve one process and a Dask cluster: :func:`plan_tiles` (grid, prompts per
+tile), :func:`infer_tile` (the model on one tile -> :class:`TileMasks`, masks cropped to their boxes) and
+:class:`TileMerger` (the rules above, in row-major order; final ids, polygons, preview).
+:func:`segment_tiled` runs them in a loop; :mod:`helpers.batch` runs ``infer_tile`` on Dask workers and
+merges with the same ``TileMerger``, so the ids are the same.
+
 Objects smaller than ``overlap - 2 * edge_margin`` are always seen whole by some tile. Prompted modes
 (``"points"``, ``"boxes"``) run each prompt once, in the tile where it is most central.
 """

@@ -192,3 +192,20 @@ def test_resume_redoes_only_unfinished_scenes_and_submits_nothing_when_all_are_d
 def test_a_loaded_model_is_refused_with_a_client(client, folder, tmp_path):
     with pytest.raises(ValueError, match="registry name or LazyModel"):
         segment_batch([folder], tmp_path, LazyModel("conventional").load(), client=client, **SMALL)
+
+
+def test_cluster_options_are_checked_before_anything_starts(folder, tmp_path, capsys, monkeypatch):
+    import helpers.distributed
+
+    monkeypatch.setattr(helpers.distributed, "CONNECT_TIMEOUT", "1s")
+    base = ["segment", str(folder / "a.tif"), "--out", str(tmp_path / "out"), "--model", "conventional", "--quiet"]
+    cases = [(["--workers", "2"], "--workers needs --dask"),
+             (["--dask", "--workers", "0"], "--workers must be at least 1"),
+             (["--dask", "--split-tiles", "0"], "--split-tiles must be at least 1"),
+             (["--dask", "tcp://127.0.0.1:9", "--workers", "2"], "--workers sizes a local cluster only"),
+             (["--dask", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9")]
+    for extra, message in cases:
+        assert main([*base, *extra]) == 2, extra
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], (extra, err)
+    assert not (tmp_path / "out").exists()

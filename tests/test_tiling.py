@@ -260,3 +260,19 @@ def test_a_partitioning_backend_gives_the_same_partition_tiled_and_whole():
     polygons = tiled.gdf.geometry.values
     assert shapely.area(shapely.union_all(polygons)) == sum(shapely.area(polygons)) == labels.size  # no overlap
     assert (tiled.gdf["visible_px"] == tiled.gdf["area_px"]).all() and not tiled.gdf["hidden"].any()
+
+
+def test_the_merger_takes_tiles_in_row_major_order_only(scene):
+    from helpers.raster import open_raster
+    from helpers.tiling import TileMerger, TilingOptions, infer_tile, plan_tiles
+
+    opts = TilingOptions(tile_size=TILE, overlap=OVERLAP, progress=False)
+    model = ThresholdModel()
+    with open_raster(scene[0]) as src:
+        plan = plan_tiles(src, "everything", None, opts)
+        second = infer_tile(model, src, plan, plan.tiles[1], {}, opts)
+        with TileMerger(plan, opts, model) as merger:
+            with pytest.raises(ValueError, match="expected tile 0, got 1"):
+                merger.add(second)
+            with pytest.raises(ValueError, match="tile 0 was not merged yet"):
+                merger.finish()
