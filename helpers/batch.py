@@ -670,21 +670,20 @@ class _ClusterRun:
     tiles) as a plan task, then one task per tile, merged in row-major order with the same
     :class:`helpers.tiling.TileMerger` as :func:`helpers.tiling.segment_tiled` (so ids are identical).
 
-    At most ``2 x threads`` tiles are in flight or waiting to be merged (the order of the sequential
+    At most ``2 x worker threads`` tiles are in flight or waiting to be merged (the order of the sequential
     merge), so memory stays bounded however large a scene is: a worker holds the tile it is computing and
     at most about one queued tile, this process at most that many tile results.
     """
 
     def __init__(self, client, model: LazyModel, request: _Request, prompts, settings: dict, summary: BatchSummary,
                  progress: bool, log, split_tiles: int):
-        from .distributed import TaskRunner, cluster_threads, register_model
+        from .distributed import TaskRunner, register_model
 
         self.client, self.model, self.request, self.settings = client, model, request, settings
         self.summary, self.progress, self.log, self.split_tiles = summary, progress, log, split_tiles
         self.runner = TaskRunner(client)
         self.model_key = register_model(client, model)
         self.prompts = None if prompts is None else client.scatter(prompts, broadcast=True, hash=False)
-        self.window = 2 * cluster_threads(client)
         self.in_flight = 0
         self.queue: list[_SplitScene] = []  # planned large scenes whose tiles are being submitted, in order
         self.active: list[_SplitScene] = []
@@ -742,7 +741,10 @@ class _ClusterRun:
         """Submit tiles, scene after scene in order, while the in-flight window has room."""
         from functools import partial
 
-        while self.queue and self.in_flight < self.window:
+        from .distributed import cluster_threads
+
+        window = 2 * cluster_threads(self.client)  # asked each time: an adaptive cluster grows and shrinks
+        while self.queue and self.in_flight < window:
             scene = self.queue[0]
             tiles = scene.plan.plan.tiles
             if scene.failed or scene.next_index >= len(tiles):

@@ -15,8 +15,9 @@ The commands that walk folders of scenes (``segment``, and ``change`` / ``track`
   completes (result or exception), so one failure is one report and the rest go on; callbacks may submit
   more tasks (the tiles of a large scene once its plan is known).
 
-Task functions must be importable module-level functions (workers import ``helpers``); every worker
-must see the same input and output paths as the client (a shared filesystem on a cluster). GPU workers:
+Task functions must be importable module-level functions (workers import ``helpers``). Every worker
+must see the same input and output paths as the client (a shared filesystem on a cluster) and run with
+the same ``SAMRS_*`` settings (weights cache, smoke mode; a ``LocalCluster`` inherits them). GPU workers:
 one worker per GPU, e.g. ``dask_cuda.LocalCUDACluster()`` (it pins one GPU per worker process), then
 pass its ``Client`` on.
 """
