@@ -714,7 +714,7 @@ class _ClusterRun:
             self.bar.close()
 
     # -- outcomes ----------------------------------------------------------------------------------------
-    def _finished(self, job: _Job, masks: int | None = None, error: BaseException | None = None) -> None:
+    def _report(self, job: _Job, masks: int | None = None, error: BaseException | None = None) -> None:
         if error is not None:
             _report_failure(self.summary, self.log, job.path, error)
         else:
@@ -723,7 +723,7 @@ class _ClusterRun:
         self.bar.update()
 
     def _scene_done(self, job: _Job, masks, error) -> None:
-        self._finished(job, masks, error)
+        self._report(job, masks, error)
 
     # -- large scenes --------------------------------------------------------------------------------------
     def _planned(self, scene: _SplitScene, plan: _ScenePlan | None, error) -> None:
@@ -796,7 +796,7 @@ class _ClusterRun:
             return self._fail(scene, exc)
         self.active.remove(scene)
         scene.plan_future = scene.plan = None  # the workers may forget the plan
-        self._finished(job, masks)
+        self._report(job, masks)
 
     def _fail(self, scene: _SplitScene, error: BaseException) -> None:
         scene.failed = True
@@ -809,4 +809,4 @@ class _ClusterRun:
         if scene in self.active:
             self.active.remove(scene)
         scene.plan_future = None
-        self._finished(scene.job, error=error)
+        self._report(scene.job, error=error)

@@ -15,6 +15,20 @@ The commands that walk folders of scenes (``segment``, and ``change`` / ``track`
   completes (result or exception), so one failure is one report and the rest go on; callbacks may submit
   more tasks (the tiles of a large scene once its plan is known).
 
+A command's batch function takes ``client=None`` and, when given one, runs its unit of work (the same
+function as its sequential loop) as tasks::
+
+    def _pair_task(model_key, job):                 # module level: workers import it by name
+        return process_pair(worker_model(model_key), job)
+
+    key = register_model(client, LazyModel(name, weights))
+    runner = TaskRunner(client)
+    for job in jobs:
+        runner.submit(functools.partial(report, job), _pair_task, key, job)   # report(job, result, error)
+    runner.run()
+
+and its CLI adds ``--dask`` / ``--workers`` with :mod:`helpers.cli.cluster`.
+
 Task functions must be importable module-level functions (workers import ``helpers``). Every worker
 must see the same input and output paths as the client (a shared filesystem on a cluster) and run with
 the same ``SAMRS_*`` settings (weights cache, smoke mode; a ``LocalCluster`` inherits them). GPU workers:
