@@ -9,7 +9,9 @@ apart. FastSAM uses smoke (untrained) weights: its masks are meaningless, its co
 
 Printed per backend and run: scenes per minute, speed-up over 1 worker (goal >= 1.7x with 2 workers on
 2 cores), model loads per worker (each worker must load once: the load count equals the worker count),
-and the 1-minute load average before and after (other processes on the machine distort the ratio).
+the 1-minute load average before and after, and the cores free for this run, measured just before it
+(N busy processes at once vs one alone: N on an idle machine). Other processes on a shared machine take
+cores away, and the speed-up cannot exceed the free cores: compare the two columns.
 
     .venv/bin/python benchmarks/dask_scaling.py [--scenes 8] [--size 512] [--backends conventional fastsam_s]
 """
@@ -53,6 +55,25 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
+def _spin(iterations: int) -> float:
+    start = time.perf_counter()
+    total = 0
+    for i in range(iterations):
+        total += i * i
+    return time.perf_counter() - start
+
+
+def free_cores(processes: int, iterations: int = 2_000_000) -> float:
+    """How many cores ``processes`` busy processes get now: ``processes * t(one alone) / t(all at once)``."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(processes) as pool:
+        list(pool.map(_spin, [1000] * processes))  # start the processes first
+        alone = min(pool.submit(_spin, iterations).result() for _ in range(2))
+        together = max(pool.map(_spin, [iterations] * processes))
+    return min(float(processes), processes * alone / together)
+
+
 def timed_batch(scenes, out: Path, model, tile: int, client=None) -> dict:
     from helpers.batch import segment_batch
 
@@ -71,13 +92,14 @@ def timed_batch(scenes, out: Path, model, tile: int, client=None) -> dict:
 def cluster_run(workers: int, scenes: list[Path], warmup: list[Path], out: Path, model, tile: int) -> dict:
     from helpers.distributed import dask_client, model_loads, plugin_name
 
+    cores = free_cores(workers)
     start = time.perf_counter()
     with dask_client(workers=workers, dashboard=None, log=lambda line: None) as client:
         timed_batch(warmup[: 2 * workers], out / "warmup", model, tile, client)  # every worker loads the model
         startup = time.perf_counter() - start
         row = timed_batch(scenes, out / "timed", model, tile, client)
         loads = model_loads(client, plugin_name(model))
-    return {**row, "run": f"{workers} worker{'s' if workers > 1 else ''}", "startup_s": startup,
+    return {**row, "run": f"{workers} worker{'s' if workers > 1 else ''}", "startup_s": startup, "free_cores": cores,
             "loads": "+".join(str(n) for n in loads.values()), "loads_ok": sorted(loads.values()) == [1] * workers}
 
 
@@ -119,7 +141,8 @@ def main(argv=None) -> int:
                 rows.append(row)
     columns = [("backend", "backend"), ("run", "run"), ("scenes", "scenes"), ("seconds", "seconds"),
                ("per_minute", "scenes/min"), ("speedup", "vs 1 worker"), ("loads", "model loads/worker"),
-               ("loads_ok", "one load each"), ("startup_s", "start-up s"), ("load_before", "load avg before"),
+               ("loads_ok", "one load each"), ("startup_s", "start-up s"), ("free_cores", "free cores"),
+               ("load_before", "load avg before"),
                ("load_after", "load avg after")]
     print_table(rows, columns, title=f"{args.scenes} scenes of {args.size} x {args.size} px, tiles of {args.tile} px "
                 f"(FastSAM imgsz {FASTSAM_OPTIONS['imgsz']}, smoke weights: masks meaningless, timings real)")
