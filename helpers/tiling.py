@@ -597,8 +597,9 @@ def infer_tile(model, src, plan: TilePlan, tile: Tile, params: dict, opts: Tilin
         return TileMasks(tile, skipped=True)  # nodata only: nothing to segment
     preview = _preview_part(scene.image, tile, plan.preview_step)
     tile_prompts = None if plan.prompt_tiles is None else plan.prompt_tiles[tile.id]
-    masks, scores, stability, prompt_index, prompt_type = _run_tile(model, scene, plan.mode, params, tile_prompts,
-                                                                    tile, plan.background)
+    with _embedding_cache(model, opts.cache_embeddings):
+        masks, scores, stability, prompt_index, prompt_type = _run_tile(model, scene, plan.mode, params,
+                                                                        tile_prompts, tile, plan.background)
     if valid is not None:
         masks = masks & valid[None]
     areas = masks.sum(axis=(1, 2))
@@ -769,8 +770,7 @@ def segment_tiled(
     params = tile_params(mode, params)
     src, opened = _open_source(source, dict(read_options or {}))
     try:
-        with _embedding_cache(model, opts.cache_embeddings):
-            return _segment(model, src, mode, prompts, params, out_path, opts)
+        return _segment(model, src, mode, prompts, params, out_path, opts)
     finally:
         if opened:
             src.close()
