@@ -9,7 +9,7 @@ CONSTRAINTS := requirements/constraints.txt
 # Ultralytics must never pip-install at run time.
 export YOLO_AUTOINSTALL := False
 
-.PHONY: lab test lint bench setup clean-cache
+.PHONY: lab test lint bench app setup clean-cache
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,19 @@ setup: $(STAMP)
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# The lessons open as working copies under outputs/lessons/ (git ignores outputs/), so JupyterLab's
+# autosave and a learner's edits never touch the tracked notebooks. A copy is made only when missing: a
+# learner's edits are never overwritten (delete a copy to get the current lesson again). Results go
+# under outputs/ too (SAMRS_OUTPUT_DIR, unless already set). `SAMRS_SMOKE=1 make lab` tries every lesson
+# without downloading weights (untrained weights: masks are meaningless).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/ $(ROOT_FLAG)
+	@mkdir -p outputs/lessons
+	@for lesson in notebooks/[0-9][0-9]_*.ipynb; do \
+	  copy=outputs/lessons/$$(basename $$lesson); \
+	  if [ ! -e $$copy ]; then cp $$lesson $$copy && echo "lab: new working copy $$copy"; \
+	  elif [ $$lesson -nt $$copy ]; then echo "lab: $$lesson is newer than your $$copy (kept; delete it to get the new lesson)"; fi; \
+	done
+	SAMRS_OUTPUT_DIR="$${SAMRS_OUTPUT_DIR:-$(CURDIR)/outputs}" $(VENV)/bin/jupyter lab outputs/lessons $(ROOT_FLAG)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check helpers tests benchmarks
@@ -31,6 +42,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m helpers bench
+
+# The web app on http://127.0.0.1:7860 (make app ARGS="--port 8080 --host 0.0.0.0" for a room)
+app: $(STAMP)
+	$(PY) -m helpers app $(ARGS)
 
 clean-cache:
 	rm -rf .cache

@@ -11,6 +11,16 @@ Every input is segmented with :func:`helpers.tiling.segment_tiled` (any size, se
 
 Outputs are written atomically, so a killed run leaves no half-written file; re-running skips inputs
 whose ``.done.json`` matches (same input size/mtime, formats, model, weights, prompts and options): resume.
+An input that is redone first loses its old marker and the outputs of formats not asked for any more;
+an input that fails keeps no final-named output.
+
+Outputs never land on an input and never mix: ``--out`` may not be an input folder, an output that
+would replace an input file is refused, ``DIR`` (and any earlier output tree, marked by a hidden
+``.samrs-segment-output`` file) is skipped when walking the inputs, and every input gets its own
+names (:func:`plan_outputs`: ``a.tif`` + ``a.png`` -> ``a_tif`` / ``a_png``; ``x/scene.tif`` +
+``y/scene.tif`` given as files -> ``x/scene`` / ``y/scene``); names that still clash (``scene.tif`` +
+``scene.TIF``) are refused in one line. One run at a time writes to ``DIR`` (an OS lock, released even
+when a run is killed); temp files of killed runs are removed at the next start.
 The model is loaded only when some input still needs work. Argument mistakes (tile sizes, --param names,
 --bands, prompt files, missing inputs) are reported in one line before anything is loaded or written
 (exit 2). A bad input (corrupt, no CRS when map prompts need one) is reported in one line and the batch
@@ -19,7 +29,9 @@ goes on; the exit code is 1 when any input failed.
 Many scenes, many machines (``--dask``, or ``segment_batch(..., client=...)``): every input becomes a
 task on a Dask cluster (a local one, or any scheduler), and an input of more than ``--split-tiles`` tiles
 one task per tile, merged in the sequential order, so the outputs, ids and geometries are identical to a
-run in one process; each worker loads the model once (:mod:`helpers.distributed`).
+run in one process; each worker loads the model once (:mod:`helpers.distributed`). The guarantees above
+hold there too: this process holds the lock and checks the names, each input's task clears its stale
+outputs, writes its marker last and leaves no output when it fails (a lost worker's input is cleaned here).
 
 Prompt files (``--prompts``, any vector format and CRS): points for ``--mode points``, polygons for
 ``--mode boxes`` (their bounding boxes are the prompts). In points mode an optional ``label`` column says
@@ -33,18 +45,29 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output, removing_new_empty_folders
+from .atomic import (
+    LOCK_NAME,
+    atomic_output,
+    check_path_argument,
+    fold_path,
+    is_disk_full,
+    output_lock,
+    remove_stale_temp_files,
+    removing_new_empty_folders,
+    writing,
+)
 from .config import smoke_mode
 from .embedding_cache import checkpoint_identity
-from .errors import one_line
-from .export import write_png, write_vector
-from .raster import RASTER_SUFFIXES, open_raster
+from .errors import UserInputError, one_line
+from .export import safe_layer_name, write_png, write_vector
+from .raster import RASTER_SUFFIXES, check_georeferencing_kept, open_raster, walk_rasters
 from .registry import get_spec
 from .render import draw_banner, overlay_labels
 from .smoke import SMOKE_BANNER, read_smoke_marker, smoke_weights_path
@@ -63,8 +86,8 @@ from .tiling import (
 )
 from .weights import weights_path
 
-__all__ = ["FORMATS", "DEFAULT_FORMATS", "BatchSummary", "LazyModel", "find_inputs", "read_prompts", "segment_batch",
-           "segment_file", "contact_sheet"]
+__all__ = ["FORMATS", "DEFAULT_FORMATS", "BatchSummary", "LazyModel", "find_inputs", "plan_outputs", "read_prompts",
+           "segment_batch", "segment_file", "contact_sheet", "OUTPUT_MARKER"]
 
 # --formats name -> file ending appended to the output stem.
 FORMATS = {
@@ -78,6 +101,9 @@ FORMATS = {
 DEFAULT_FORMATS = ("gpkg", "tif", "png")
 VECTOR_FORMATS = ("gpkg", "geojson", "shp", "parquet")
 MARKER = ".done.json"
+#: Hidden file in the root of every ``segment`` output folder: folders holding it are never walked as inputs.
+OUTPUT_MARKER = ".samrs-segment-output"
+_SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 LABEL_COLUMN = "label"  # points mode: 1 = foreground, 0 = background
 POINT_TYPES = ("Point", "MultiPoint")
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
@@ -112,20 +138,25 @@ def _is_raster(path: Path) -> bool:
     return path.suffix.lower() in RASTER_SUFFIXES
 
 
-def find_inputs(inputs) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
+def find_inputs(inputs, out_dir=None) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """Files to segment as ``(path, path relative to its input root)``, and inputs rejected up front.
 
     Folders are searched recursively for raster files (``helpers.raster.RASTER_SUFFIXES``); hidden
-    files and folders are ignored. A file named explicitly with another ending is rejected.
+    files and folders, ``out_dir`` and the output trees of earlier runs (folders holding
+    :data:`OUTPUT_MARKER`) are skipped, so outputs are never segmented again. A file named explicitly
+    with another ending is rejected, and so is an empty path (an unset shell variable would otherwise
+    mean the current folder).
     """
     found, rejected = [], []
+    exclude = [] if out_dir is None else [out_dir]
     for item in inputs:
+        if item is None or not str(item).strip():
+            rejected.append((Path(str(item or "")), "empty input path (an unset shell variable?)"))
+            continue
         item = Path(item)
         if item.is_dir():
-            for path in sorted(item.rglob("*")):
-                rel = path.relative_to(item)
-                if path.is_file() and _is_raster(path) and not any(p.startswith(".") for p in rel.parts):
-                    found.append((path, rel))
+            for path in walk_rasters(item, exclude=exclude, marker=OUTPUT_MARKER):
+                found.append((path, path.relative_to(item)))
         elif item.is_file():
             if _is_raster(item):
                 found.append((item, Path(item.name)))
@@ -133,15 +164,58 @@ def find_inputs(inputs) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]
                 rejected.append((item, f"unsupported file type {item.suffix or '(none)'!r}"))
         else:
             rejected.append((item, "no such file or folder"))
-    return found, rejected
+    seen, unique = set(), []
+    for path, rel in found:  # a file named twice (alone and inside a named folder) is one input
+        stat = path.stat()
+        key = (stat.st_dev, stat.st_ino)
+        if key not in seen:
+            seen.add(key)
+            unique.append((path, rel))
+    return unique, rejected
 
 
-def _output_stems(jobs: list[tuple[Path, Path]], out_dir: Path) -> list[Path]:
-    """``out_dir/<rel folder>/<stem>``; inputs sharing a stem (a.tif, a.png) get the ending appended."""
-    stems = [out_dir / rel.parent / rel.stem for _, rel in jobs]
-    clash = {s for s in stems if stems.count(s) > 1}
-    return [s.with_name(f"{s.name}_{rel.suffix.lstrip('.').lower()}") if s in clash else s
-            for s, (_, rel) in zip(stems, jobs, strict=True)]
+def _root_label(path: Path, rel: Path) -> str:
+    """The folder an input was found in, named from its input root (``p`` for ``p/x/a.tif`` found as ``x/a.tif``)."""
+    root = path.resolve()
+    for _ in rel.parts:
+        root = root.parent
+    return root.name or "root"
+
+
+def plan_outputs(jobs: list[tuple[Path, Path]], out_dir: Path) -> list[Path]:
+    """One output stem per input, ``out_dir/<rel folder>/<stem>``, unique per input even on case-blind disks.
+
+    Inputs whose stems clash get the ending appended (``a.tif`` + ``a.png`` -> ``a_tif``, ``a_png``),
+    then the name of the input folder they came from in front (``x/scene.tif`` + ``y/scene.tif`` ->
+    ``x/scene``, ``y/scene``). What still clashes (``scene.tif`` + ``scene.TIF``) is refused.
+
+    Raises:
+        UserInputError: two inputs would share outputs (one line naming both).
+    """
+    def candidate(level: int, path: Path, rel: Path) -> Path:
+        stem = rel.stem + (f"_{rel.suffix.lstrip('.').lower()}" if level in (1, 3) else "")
+        folder = rel.parent if level < 2 else Path(_root_label(path, rel)) / rel.parent
+        return out_dir / folder / stem
+
+    levels = [0] * len(jobs)
+    while True:
+        stems = [candidate(level, path, rel) for level, (path, rel) in zip(levels, jobs, strict=True)]
+        groups: dict[str, list[int]] = {}
+        for i, stem in enumerate(stems):
+            groups.setdefault(fold_path(stem), []).append(i)
+        clashes = [g for g in groups.values() if len(g) > 1]
+        if not clashes:
+            return stems
+        for group in clashes:
+            if any(levels[i] == 3 for i in group):
+                first, second = (jobs[i][0] for i in group[:2])
+                raise UserInputError(
+                    f"inputs {first} and {second} would share the outputs {stems[group[0]]}.*; rename one of "
+                    "them (names differing only in letter case cannot be told apart on every disk) or segment "
+                    "them into different --out folders"
+                )
+            for i in group:
+                levels[i] += 1
 
 
 def _outputs(stem: Path, formats) -> dict[str, Path]:
@@ -369,11 +443,17 @@ class _Request:
 
 @dataclass(frozen=True)
 class _Job:
-    """One input: its file and its output stem (``out_dir/<relative folder>/<stem>``)."""
+    """One input: its file and its output stem (``out_dir/<relative folder>/<stem>``).
+
+    ``inputs`` holds the input files (:func:`helpers.atomic.fold_path` of the resolved path) that carry one
+    of this stem's output names, of any format: stale-output cleaning never deletes them. Almost always
+    empty; computed by the batch, which knows every input, so a worker needs nothing else.
+    """
 
     path: Path
     stem: Path
     formats: tuple
+    inputs: frozenset = frozenset()
 
     @property
     def outputs(self) -> dict[str, Path]:
@@ -402,6 +482,11 @@ def _scene_prompts(prompts, mode: str, source) -> dict | None:
     return scene_prompts
 
 
+def _tiling_target(tif) -> object:
+    """What a full disk during tiling was writing: the label raster, else the scratch rasters' folder."""
+    return tif if tif is not None else f"temporary tile files in {tempfile.gettempdir()}"
+
+
 def _write_outputs(result, stem: Path, formats, scene_prompts) -> int:
     """Polygons and overlay of a finished :class:`TiledResult` (its label raster is written already)."""
     outputs = _outputs(stem, formats)
@@ -410,23 +495,34 @@ def _write_outputs(result, stem: Path, formats, scene_prompts) -> int:
         result.gdf["prompt_index"] = scene_prompts["rows"][result.gdf["prompt_index"].to_numpy()]
     for fmt in VECTOR_FORMATS:
         if fmt in outputs:
-            write_vector(result.gdf, outputs[fmt], layer=stem.name)
+            with writing(outputs[fmt]):
+                write_vector(result.gdf, outputs[fmt], layer=safe_layer_name(stem.name))
     if "png" in outputs:
-        _write_overlay(result, outputs["png"])
+        with writing(outputs["png"]):
+            _write_overlay(result, outputs["png"])
     return len(result)
 
 
 def _segment_one(model, path: Path, stem: Path, request: _Request, prompts, progress: bool = False) -> int:
+    tif = _outputs(stem, request.formats).get("tif")
     with open_raster(path, **request.read_options) as source:
+        check_georeferencing_kept(source)
         scene_prompts = _scene_prompts(prompts, request.mode, source)
-        result = segment_tiled(model, source, mode=request.mode, prompts=scene_prompts, params=request.params,
-                               out_path=_outputs(stem, request.formats).get("tif"), options=request.tiling(progress))
+        with writing(_tiling_target(tif)):
+            result = segment_tiled(model, source, mode=request.mode, prompts=scene_prompts, params=request.params,
+                                   out_path=tif, options=request.tiling(progress))
     return _write_outputs(result, stem, request.formats, scene_prompts)
 
 
 def segment_file(model, path: Path, stem: Path, formats, mode="everything", prompts=None, tile_size=DEFAULT_TILE_SIZE,
                  overlap=DEFAULT_OVERLAP, params=None, read_options=None, progress=False, cog=False) -> int:
-    """Segment one raster and write its outputs (all atomic). Returns the number of masks."""
+    """Segment one raster and write its outputs (all atomic). Returns the number of masks.
+
+    Raises:
+        UserInputError: the file's georeferencing cannot be kept (ground control points only, or a
+            transform without a CRS): the outputs would be silently misplaced.
+        OSError: ``disk full writing PATH`` when the disk or quota fills up.
+    """
     request = _Request(tuple(formats), mode, tile_size, overlap, dict(params or {}), dict(read_options or {}), cog)
     return _segment_one(model, Path(path), Path(stem), request, prompts, progress)
 
@@ -435,16 +531,58 @@ def _write_marker(job: _Job, fingerprint: dict, masks: int, seconds: float) -> N
     """``.done.json``, written last: the input is finished (what resume looks for)."""
     record = {**fingerprint, "masks": masks, "seconds": round(seconds, 3),
               "outputs": {k: os.path.relpath(v, job.marker.parent) for k, v in job.outputs.items()}}
-    with atomic_output(job.marker) as tmp:
+    with writing(job.marker), atomic_output(job.marker) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
 
 
+def _output_files(stem: Path, formats) -> list[tuple[str, Path]]:
+    """``(format, file)`` for every file the formats write for ``stem`` (Shapefile sidecars included)."""
+    files = []
+    for fmt, output in _outputs(stem, formats).items():
+        files.append((fmt, output))
+        if fmt == "shp":
+            files += [(fmt, output.with_suffix(ending)) for ending in _SHAPEFILE_SIDECARS]
+    return files
+
+
+def _inputs_among_outputs(stem: Path, input_keys: set[str]) -> frozenset:
+    """The input files (keys of ``input_keys``) carrying one of ``stem``'s output names, any format."""
+    return frozenset(key for key in (fold_path(p.resolve()) for _, p in _output_files(stem, FORMATS))
+                     if key in input_keys)
+
+
+def _remove_outputs(stem: Path, keep_formats, inputs) -> None:
+    """Delete this stem's outputs of every format not in ``keep_formats`` (never an input file)."""
+    for fmt, candidate in _output_files(stem, FORMATS):
+        if fmt not in keep_formats and fold_path(candidate.resolve()) not in inputs:
+            candidate.unlink(missing_ok=True)
+
+
+def _clear(job: _Job) -> None:
+    """Before an input is redone: its old marker no longer describes the folder, and outputs of formats not
+    asked for this time would be stale; both go before anything new is written."""
+    job.marker.unlink(missing_ok=True)
+    _remove_outputs(job.stem, job.formats, job.inputs)
+
+
+def _discard(job: _Job) -> None:
+    """A failed or interrupted input keeps no final-named output and no marker (idempotent)."""
+    _remove_outputs(job.stem, (), job.inputs)
+    job.marker.unlink(missing_ok=True)
+
+
 def _process(model, job: _Job, request: _Request, prompts, settings: dict) -> int:
-    """Segment one input, write its outputs and then its marker: the unit of work of every batch."""
+    """Clear the input's stale outputs, segment it, write its outputs and then its marker: the unit of work of
+    every batch, in this process or on a Dask worker. A failure (or Ctrl-C) leaves none of its outputs."""
     fingerprint = _fingerprint(job.path, settings)
     start = time.perf_counter()
-    masks = _segment_one(model, job.path, job.stem, request, prompts)
-    _write_marker(job, fingerprint, masks, time.perf_counter() - start)
+    _clear(job)
+    try:
+        masks = _segment_one(model, job.path, job.stem, request, prompts)
+        _write_marker(job, fingerprint, masks, time.perf_counter() - start)  # last: the input is finished
+    except BaseException:  # a failure, or Ctrl-C: what this input wrote is incomplete
+        _discard(job)
+        raise
     return masks
 
 
@@ -489,9 +627,10 @@ def _settings(model, model_name, request: _Request, prompts) -> dict:
     return json.loads(json.dumps(settings, default=str))
 
 
-def _report_failure(summary: BatchSummary, log, path: Path, exc: BaseException) -> None:
-    summary.failed.append((path, one_line(exc)))
-    log(f"FAILED {path}: {one_line(exc)}")
+def _report_failure(summary: BatchSummary, log, path: Path, exc: BaseException, out_dir: Path) -> None:
+    reason = f"disk full writing {out_dir}" if is_disk_full(exc) and "disk full" not in str(exc) else one_line(exc)
+    summary.failed.append((path, reason))
+    log(f"FAILED {path}: {reason}")
 
 
 def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "everything", prompts=None,
@@ -520,14 +659,19 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
         progress: tqdm bars; ``log``: where one-line reports go (default stderr).
         client: a :class:`distributed.Client` (:func:`helpers.distributed.dask_client`): run on its
             cluster, one task per input; each worker loads the model once. Outputs are identical to a run
-            without it. Workers and this process must see the same paths (a shared filesystem).
+            without it, with the same guarantees (this process holds the output lock for the whole run,
+            a failed input keeps no output, markers are written last). Workers and this process must see
+            the same paths (a shared filesystem).
         split_tiles: with ``client``, an input of more than this many tiles becomes one task per tile
             (merged here, in the sequential order, as the tiles arrive), so one huge mosaic also spreads
             over the workers.
 
     Raises:
-        ValueError: unknown formats, no raster found in ``inputs`` (nothing rejected either), or a loaded
-            model with ``client`` (workers load their own copy: pass the name or a :class:`LazyModel`).
+        ValueError: unknown formats, no raster found in ``inputs`` (nothing rejected either), an empty
+            ``out_dir``, another run writing to ``out_dir``, or a loaded model with ``client`` (workers
+            load their own copy: pass the name or a :class:`LazyModel`).
+        UserInputError: outputs would land on an input or two inputs would share outputs
+            (:func:`check_outputs_apart`).
     """
     from tqdm.auto import tqdm
 
@@ -541,19 +685,27 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
         raise ValueError("with client=, pass the model as a registry name or LazyModel(name, weights): every "
                          "worker loads its own copy (a loaded model is never shipped to the workers)")
     start = time.perf_counter()
-    out_dir = Path(out_dir)
-    found, rejected = find_inputs(inputs)
+    out_dir = check_path_argument(out_dir, "--out")
+    found, rejected = find_inputs(inputs, out_dir=out_dir)
     if not found and not rejected:
         raise ValueError(f"no rasters found under {', '.join(map(str, inputs))} (looked for {', '.join(RASTER_SUFFIXES)})")
+    stems = check_outputs_apart(inputs, found, out_dir, formats)
     summary = BatchSummary()
     for path, reason in rejected:
         summary.failed.append((path, reason))
         log(f"FAILED {path}: {reason}")
     request = _Request(tuple(formats), mode, tile_size, overlap, dict(params or {}), dict(read_options or {}), cog)
     settings = _settings(model, model_name, request, prompts)
-    jobs = [_Job(path, stem, request.formats) for (path, _), stem in zip(found, _output_stems(found, out_dir), strict=True)]
+    input_keys = {fold_path(path.resolve()) for path, _ in found}
+    jobs = [_Job(path, stem, request.formats, _inputs_among_outputs(stem, input_keys))
+            for (path, _), stem in zip(found, stems, strict=True)]
     planned = [p for job in jobs for p in (*job.outputs.values(), job.marker)]
-    with removing_new_empty_folders([*planned, out_dir / "gallery.png"]):
+    with removing_new_empty_folders([*planned, out_dir / "gallery.png", out_dir / OUTPUT_MARKER]), \
+            output_lock(out_dir, "segment"):
+        remove_stale_temp_files(out_dir)  # hidden temp files of runs killed by SIGKILL
+        if not (out_dir / OUTPUT_MARKER).exists():
+            with writing(out_dir / OUTPUT_MARKER):
+                (out_dir / OUTPUT_MARKER).write_text("sam-rs segment outputs: never walked as inputs\n")
         todo = []
         for job in jobs:
             if not force and _finished(job.marker, _fingerprint(job.path, settings), job.outputs):
@@ -562,22 +714,55 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
             else:
                 todo.append(job)
         if todo and client is None:
-            _run_here(model, todo, request, prompts, model_name, summary, progress, log)
+            _run_here(model, todo, request, prompts, model_name, summary, progress, log, out_dir)
         elif todo:
             model.fetch()  # once, here: the workers find the weights in the shared cache
             settings = _settings(model, model_name, request, prompts)
-            _ClusterRun(client, model, request, prompts, settings, summary, progress, log, split_tiles).run(todo)
+            _ClusterRun(client, model, request, prompts, settings, summary, progress, log, split_tiles,
+                        out_dir).run(todo)
         order = {job.path: i for i, job in enumerate(jobs)}
         summary.done.sort(key=order.__getitem__)  # a cluster finishes inputs in any order
         finished = set(summary.done) | set(summary.skipped)
         gallery = [(job.outputs["png"], f"{job.path.name} ({json.loads(job.marker.read_text()).get('masks', 0)})")
                    for job in jobs if job.path in finished and "png" in job.outputs and job.outputs["png"].exists()]
-        summary.gallery = contact_sheet(gallery, out_dir / "gallery.png")
+        with writing(out_dir / "gallery.png"):
+            summary.gallery = contact_sheet(gallery, out_dir / "gallery.png")
+        if not summary.done and not summary.skipped:  # nothing written: leave no marker in a new folder
+            _remove_if_alone(out_dir)
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _run_here(model, todo: list[_Job], request: _Request, prompts, model_name, summary, progress, log) -> None:
+def _remove_if_alone(out_dir: Path) -> None:
+    """Remove the output marker and lock when nothing else is in ``out_dir`` (it is removed too if new)."""
+    names = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else set()
+    if names <= {OUTPUT_MARKER, LOCK_NAME}:
+        (out_dir / OUTPUT_MARKER).unlink(missing_ok=True)
+
+
+def check_outputs_apart(inputs, jobs: list[tuple[Path, Path]], out_dir: Path, formats) -> list[Path]:
+    """The output stems of ``jobs`` (:func:`plan_outputs`), checked never to land on an input.
+
+    Raises:
+        UserInputError: ``out_dir`` is an input folder, or an output would replace an input file.
+    """
+    out_resolved = out_dir.resolve()
+    for item in inputs:
+        if str(item).strip() and Path(item).is_dir() and Path(item).resolve() == out_resolved:
+            raise UserInputError(f"--out {out_dir} is the input folder {item}: its outputs would mix with (and "
+                                 "could overwrite) the inputs; choose another output folder")
+    stems = plan_outputs(jobs, out_dir)
+    inputs_by_key = {fold_path(path.resolve()): path for path, _ in jobs}
+    for stem in stems:
+        for output in (*_outputs(stem, formats).values(), stem.with_name(stem.name + MARKER)):
+            victim = inputs_by_key.get(fold_path(output.resolve()))
+            if victim is not None:
+                raise UserInputError(f"output {output} would overwrite the input {victim}; choose another --out")
+    return stems
+
+
+def _run_here(model, todo: list[_Job], request: _Request, prompts, model_name, summary, progress, log,
+              out_dir: Path) -> None:
     """The inputs one after the other in this process."""
     from tqdm.auto import tqdm
 
@@ -589,7 +774,7 @@ def _run_here(model, todo: list[_Job], request: _Request, prompts, model_name, s
         try:
             masks = _process(loaded, job, request, prompts, settings)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-            _report_failure(summary, log, job.path, exc)
+            _report_failure(summary, log, job.path, exc, out_dir)
             continue
         summary.done.append(job.path)
         summary.masks += masks
@@ -617,6 +802,7 @@ class _ScenePlan:
 def _plan_task(path: Path, request: _Request, prompts) -> _ScenePlan:
     """On a worker: open a large input once (scene-global stretch), place its prompts, cut its tiles."""
     with open_raster(path, **request.read_options) as source:
+        check_georeferencing_kept(source)
         scene_prompts = _scene_prompts(prompts, request.mode, source)
         return _ScenePlan(plan_tiles(source, request.mode, scene_prompts, request.tiling()), source.stats,
                           scene_prompts)
@@ -670,23 +856,32 @@ class _ClusterRun:
     tiles) as a plan task, then one task per tile, merged in row-major order with the same
     :class:`helpers.tiling.TileMerger` as :func:`helpers.tiling.segment_tiled` (so ids are identical).
 
+    The guarantees of a run in one process hold: a scene task is :func:`_process` itself (stale outputs
+    cleared, marker written last, a failure leaves no output); a large input is cleared, merged and
+    written here in the same order; an input whose task fails in any way (worker lost, cancelled) is
+    discarded here too; on Ctrl-C every unfinished input is cancelled and discarded. (Dask cannot stop a
+    task already running on a worker: such an input may still be written completely, marker last, or, if
+    its worker is killed, leave outputs without a marker, which the next run redoes.)
+
     At most ``2 x worker threads`` tiles are in flight or waiting to be merged (the order of the sequential
     merge), so memory stays bounded however large a scene is: a worker holds the tile it is computing and
     at most about one queued tile, this process at most that many tile results.
     """
 
     def __init__(self, client, model: LazyModel, request: _Request, prompts, settings: dict, summary: BatchSummary,
-                 progress: bool, log, split_tiles: int):
+                 progress: bool, log, split_tiles: int, out_dir: Path):
         from .distributed import TaskRunner, register_model
 
         self.client, self.model, self.request, self.settings = client, model, request, settings
         self.summary, self.progress, self.log, self.split_tiles = summary, progress, log, split_tiles
+        self.out_dir = out_dir
         self.runner = TaskRunner(client)
         self.model_key = register_model(client, model)
         self.prompts = None if prompts is None else client.scatter(prompts, broadcast=True, hash=False)
         self.in_flight = 0
         self.queue: list[_SplitScene] = []  # planned large scenes whose tiles are being submitted, in order
         self.active: list[_SplitScene] = []
+        self.pending: dict[Path, tuple[_Job, object]] = {}  # small inputs submitted, not reported: job, future
         self.bar = None
 
     def run(self, todo: list[_Job]) -> None:
@@ -698,31 +893,58 @@ class _ClusterRun:
         try:
             for job in todo:
                 if _tile_count(job.path, self.request) > self.split_tiles:
-                    scene = _SplitScene(job, _fingerprint(job.path, self.settings), time.perf_counter())
-                    self.active.append(scene)
-                    scene.plan_future = self.runner.submit(partial(self._planned, scene), _plan_task, job.path,
-                                                           self.request, self.prompts)
+                    self._submit_split(job)
                 else:
-                    self.runner.submit(partial(self._scene_done, job), _scene_task, self.model_key, job,
-                                       self.request, self.prompts, self.settings)
+                    self.pending[job.path] = (job, self.runner.submit(
+                        partial(self._scene_done, job), _scene_task, self.model_key, job, self.request,
+                        self.prompts, self.settings))
             with gdal_env():
                 self.runner.run()
+        except BaseException:  # Ctrl-C (or a bug): nothing unfinished keeps outputs
+            self._abandon()
+            raise
         finally:
             for scene in self.active:  # interrupted: no scratch raster left behind
                 if scene.merger is not None:
                     scene.merger.close()
             self.bar.close()
 
+    def _submit_split(self, job: _Job) -> None:
+        from functools import partial
+
+        scene = _SplitScene(job, _fingerprint(job.path, self.settings), time.perf_counter())
+        self.active.append(scene)
+        _clear(job)  # as _process does: old marker and outputs of formats not asked for go first
+        scene.plan_future = self.runner.submit(partial(self._planned, scene), _plan_task, job.path, self.request,
+                                               self.prompts)
+
+    def _abandon(self) -> None:
+        """Interrupted: cancel what is still running and discard every unfinished input."""
+        futures = [future for _, future in self.pending.values()]
+        for scene in self.active:
+            futures += [*scene.futures.values(), *([scene.plan_future] if scene.plan_future is not None else [])]
+        try:
+            self.runner.cancel(futures)
+        finally:
+            for job, _ in self.pending.values():
+                _discard(job)
+            for scene in self.active:
+                if scene.merger is not None:
+                    scene.merger.close()
+                _discard(scene.job)
+
     # -- outcomes ----------------------------------------------------------------------------------------
     def _report(self, job: _Job, masks: int | None = None, error: BaseException | None = None) -> None:
         if error is not None:
-            _report_failure(self.summary, self.log, job.path, error)
+            _discard(job)  # the task may have died mid-write (worker lost): no output of it is kept
+            _report_failure(self.summary, self.log, job.path, error, self.out_dir)
         else:
             self.summary.done.append(job.path)
             self.summary.masks += masks
         self.bar.update()
 
     def _scene_done(self, job: _Job, masks, error) -> None:
+        self.pending.pop(job.path, None)
         self._report(job, masks, error)
 
     # -- large scenes --------------------------------------------------------------------------------------
@@ -731,7 +953,8 @@ class _ClusterRun:
             return self._fail(scene, error)
         scene.plan = plan
         try:
-            scene.merger = TileMerger(plan.plan, self.request.tiling(), self.model)
+            with writing(_tiling_target(None)):
+                scene.merger = TileMerger(plan.plan, self.request.tiling(), self.model)
         except Exception as exc:  # noqa: BLE001 - e.g. no space for the scratch raster: this input fails
             return self._fail(scene, exc)
         self.queue.append(scene)
@@ -789,9 +1012,11 @@ class _ClusterRun:
             if merger.next_tile is not None:
                 return
             job = scene.job
-            result = merger.finish(job.outputs.get("tif"))
+            tif = job.outputs.get("tif")
+            with writing(_tiling_target(tif)):
+                result = merger.finish(tif)
             masks = _write_outputs(result, job.stem, self.request.formats, scene.plan.prompts)
-            _write_marker(job, scene.fingerprint, masks, time.perf_counter() - scene.start)
+            _write_marker(job, scene.fingerprint, masks, time.perf_counter() - scene.start)  # last: finished
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the batch
             return self._fail(scene, exc)
         self.active.remove(scene)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import output_dir
 from .errors import one_line
 from .masks import Masks
 from .prompts import to_map_points, to_pixel_boxes, to_pixel_points
@@ -254,11 +255,17 @@ class PointPicker(PromptSession):
         model, image, multimask, refine: see :class:`PromptSession`.
         display_width: width in screen pixels of the picture (the PNG is rendered at this size;
             the height follows the scene's aspect ratio).
+        export_dir: folder for the *export* button's relative file names (default
+            ``helpers.output_dir("picker")``: ``outputs/picker/``, which git ignores). The status line
+            says what was written where.
     """
 
-    def __init__(self, model, image=None, multimask: bool = True, refine: bool = False, display_width: int = 640):
+    def __init__(self, model, image=None, multimask: bool = True, refine: bool = False, display_width: int = 640,
+                 export_dir=None):
         super().__init__(model, image=image, multimask=multimask, refine=refine)
         self.display_size = (int(display_width), max(1, round(display_width * self.scene.height / self.scene.width)))
+        self.export_dir = Path(export_dir).expanduser() if export_dir is not None else output_dir("picker")
+        self.last_export: str | None = None
         self._press: dict | None = None
         self.render_count = 0
         self._build_widgets()
@@ -290,15 +297,18 @@ class PointPicker(PromptSession):
             button = w.Button(description=name, icon=icon)
             button.on_click(lambda _b, action=action: self._safe(action))
             self.buttons[name] = button
-        self.export_path = w.Text(value="kept_masks.geojson", description="export to", layout=w.Layout(width="300px"))
+        self.export_path = w.Text(value="kept_masks.geojson", description="export to", layout=w.Layout(width="300px"),
+                                  tooltip=".geojson/.gpkg/.shp/.parquet polygons, .tif labels, .png overlay; "
+                                          f"relative names go to {self.export_dir}")
         export = w.Button(description="export", icon="download")
-        export.on_click(lambda _b: self._safe(lambda: self.export(self.export_path.value)))
+        export.on_click(lambda _b: self._safe(self.export_from_widget))
+        export_folder = w.HTML(f"<small>in {html.escape(str(self.export_dir))}</small>")
         self.candidate_buttons = w.ToggleButtons(options=[], description="candidates")
         self.candidate_buttons.observe(self._on_candidate, "value")
         self.status = w.HTML()
         controls = w.HBox([self.background, *self.buttons.values(), self.refine_toggle])
         self.widget = w.VBox([controls, self.image_widget, self.candidate_buttons, self.status,
-                              w.HBox([self.export_path, export])])
+                              w.HBox([self.export_path, export, export_folder])])
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -330,6 +340,17 @@ class PointPicker(PromptSession):
             return
         background = self.background.value or bool(event.get("shiftKey")) or bool(event.get("altKey"))
         self._safe(lambda: self.add_point(*end, label=0 if background else 1))
+
+    def export_from_widget(self) -> Path:
+        """What the *export* button does: write the kept masks to the file named in the text box (relative
+        names under :attr:`export_dir`) and say in the status line what was written where."""
+        path = Path(self.export_path.value.strip() or "kept_masks.geojson").expanduser()
+        if not path.is_absolute():
+            path = self.export_dir / path
+        written = Path(self.export(path)).resolve()
+        self.last_export = f"exported {len(self.kept)} mask(s) to {written}"
+        self.status.value = self._status_html()
+        return written
 
     def _on_candidate(self, change) -> None:
         if change["new"] is not None and self.candidates is not None and change["new"] != self.selected:
@@ -367,7 +388,8 @@ class PointPicker(PromptSession):
         n_kept = 0 if self.kept is None else len(self.kept)
         parts.append(f"kept: {n_kept}")
         smoke = f"<br><b style='color:#c60'>⚠ {SMOKE_BANNER}</b>" if getattr(self.model, "smoke", False) else ""
-        return " · ".join(parts) + smoke
+        exported = f"<br>{html.escape(self.last_export)}" if self.last_export else ""
+        return " · ".join(parts) + smoke + exported
 
 
 def _report_user_errors(status, action) -> None:

@@ -13,6 +13,8 @@ import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
+
 from .config import home_dir
 from .registry import get_spec
 
@@ -24,15 +26,21 @@ SMOKE_KEY = "sam_rs_smoke"
 
 
 def smoke_note(*results) -> str:
-    """``"⚠ untrained weights — masks are meaningless"`` when any of ``results`` came from smoke weights.
+    """``" ⚠ untrained weights — masks are meaningless"`` when any of ``results`` comes from smoke weights,
+    else ``""``: appended to titles of tables and plots.
 
-    Takes anything with a ``smoke`` attribute (``Masks``, models, ``Evaluation``) or a sequence of them;
-    returns ``""`` otherwise, so a figure title can always end with it.
+    Takes models, :class:`Masks`, evaluations, DataFrames from sweeps, or lists/tuples of them. An object
+    counts as smoke when its ``smoke`` attribute, or ``attrs["smoke"]`` for a DataFrame, is true.
     """
     flat = []
     for item in results:
         flat.extend(item if isinstance(item, (list, tuple)) else [item])
-    return f"⚠ {SMOKE_BANNER}" if any(bool(getattr(item, "smoke", False)) for item in flat) else ""
+    for result in flat:
+        attrs = getattr(result, "attrs", None)
+        flag = getattr(result, "smoke", False)  # a DataFrame may have a "smoke" column: only scalars count
+        if isinstance(flag, (bool, np.bool_)) and flag or (isinstance(attrs, dict) and attrs.get("smoke")):
+            return f" ⚠ {SMOKE_BANNER}"
+    return ""
 
 
 def attach_smoke_marker(checkpoint, name: str):

@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import re
+import shutil
 import tempfile
 import time
 import warnings
@@ -41,17 +44,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import process_alive
 from .export import LabelRasterWriter
 from .maskops import boxes_from_masks
 from .prompts import to_pixel_boxes, to_pixel_points
-from .raster import as_scene, open_raster
+from .raster import as_scene, check_georeferencing_kept, open_raster
 from .render import overlay_labels
 from .scene import Scene
 from .vectorize import build_gdf, vectorize_labels, vectorize_masks
 
 __all__ = ["DEFAULT_TILE_SIZE", "DEFAULT_OVERLAP", "Tile", "TilingOptions", "tile_grid", "TiledResult",
            "segment_tiled", "TilePlan", "plan_tiles", "TileMasks", "infer_tile", "TileMerger", "tile_params",
-           "gdal_env"]
+           "gdal_env", "remove_stale_scratch", "SCRATCH_PREFIX", "PROMPT_CHUNK"]
 
 # 1024 px is SAM's native input (its encoder resizes the long side to 1024): one tile = one encoder pass
 # at full resolution, no down-sampling. 128 px of overlap (12.5 % extra work per axis) exceeds the size
@@ -68,6 +72,10 @@ DEFAULT_STITCH_IOU = 0.5
 _FINAL_BLOCK = 1024
 _GDAL_CACHE_MB = 64
 _MODES = ("everything", "points", "boxes")
+#: Prompts predicted and merged together in prompted modes: bounds memory (one tile-sized mask each).
+PROMPT_CHUNK = 64
+#: Scratch folders in the temp dir are ``samrs-tiles-<pid>-XXXX``: those of dead processes are removed.
+SCRATCH_PREFIX = "samrs-tiles-"
 
 
 @dataclass(frozen=True)
@@ -232,6 +240,26 @@ class TiledResult:
         smoke = ", SMOKE" if self.smoke else ""
         return (f"TiledResult(n={len(self)}, scene={self.width}x{self.height}, tiles={len(self.tiles)}, "
                 f"skipped={len(self.skipped)}, model={self.model!r}{smoke})")
+
+
+def remove_stale_scratch(folder=None) -> list[Path]:
+    """Remove the scratch folders (``samrs-tiles-<pid>-*``) that killed runs left in the temp dir.
+
+    Only folders of processes no longer alive on this machine are removed (never a running one's).
+    """
+    folder = Path(folder or tempfile.gettempdir())
+    pattern = re.compile(rf"^{re.escape(SCRATCH_PREFIX)}(\d+)-")
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match and entry.is_dir() and not entry.is_symlink() and not process_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 # ---- sources --------------------------------------------------------------------------------------
@@ -451,28 +479,36 @@ def _background_in_tile(background: np.ndarray, tile: Tile) -> np.ndarray:
 
 
 def _run_tile(model, scene: Scene, mode: str, params: dict, tile_prompts, tile: Tile, background: np.ndarray):
-    """Masks for one tile: bool (N, h, w), scores, stability (or None), prompt indexes (or None)."""
+    """Masks for one tile, in chunks: yields (bool (N, h, w), scores, stability or None, prompt indexes or
+    None, prompt type, number of prompts done).
+
+    ``"everything"`` is one chunk. Prompted modes yield :data:`PROMPT_CHUNK` prompts at a time, so memory
+    stays bounded (never one tile-sized mask per prompt of the whole tile at once) and time grows
+    linearly with the number of prompts.
+    """
     if mode == "everything":
         result = model.set_image(scene).generate(**params)
-        stability = result.stability_scores
-        return result.masks, result.scores, stability, None, result.prompt_type or "everything"
+        yield result.masks, result.scores, result.stability_scores, None, result.prompt_type or "everything", 0
+        return
     model.set_image(scene)
     negatives = _background_in_tile(background, tile)
-    masks, scores, indexes = [], [], []
-    for index, prompt in tile_prompts:
-        local = np.asarray(prompt, dtype=np.float64).copy()
-        local[0::2] -= tile.col_off
-        local[1::2] -= tile.row_off
-        if mode == "points":
-            points = np.concatenate([local[None], negatives])
-            labels = np.r_[1, np.zeros(len(negatives), dtype=np.int32)]
-            result = model.predict(points=points, labels=labels, multimask=True, **params).best()
-        else:
-            result = model.predict(boxes=local[None], multimask=False, **params).best()
-        masks.append(result.masks[0])
-        scores.append(float(result.scores[0]))
-        indexes.append(index)
-    return np.stack(masks), np.asarray(scores, np.float32), None, np.asarray(indexes), mode
+    for start in range(0, len(tile_prompts), PROMPT_CHUNK):
+        masks, scores, indexes = [], [], []
+        chunk = tile_prompts[start:start + PROMPT_CHUNK]
+        for index, prompt in chunk:
+            local = np.asarray(prompt, dtype=np.float64).copy()
+            local[0::2] -= tile.col_off
+            local[1::2] -= tile.row_off
+            if mode == "points":
+                points = np.concatenate([local[None], negatives])
+                labels = np.r_[1, np.zeros(len(negatives), dtype=np.int32)]
+                result = model.predict(points=points, labels=labels, multimask=True, **params).best()
+            else:
+                result = model.predict(boxes=local[None], multimask=False, **params).best()
+            masks.append(result.masks[0])
+            scores.append(float(result.scores[0]))
+            indexes.append(index)
+        yield np.stack(masks), np.asarray(scores, np.float32), None, np.asarray(indexes), mode, len(chunk)
 
 
 def _model_name(model) -> str:
@@ -548,7 +584,8 @@ def plan_tiles(src, mode: str, prompts, opts: TilingOptions) -> TilePlan:
     if mode != "everything":
         pixel, labels = _pixel_prompts(prompts, mode, src)
         foreground = np.flatnonzero(labels == 1)
-        background = pixel[labels == 0]
+        if mode == "points":  # background points only exist in points mode (boxes are all objects)
+            background = pixel[labels == 0]
         owner = _assign_prompts(pixel[foreground], tiles)
         prompt_tiles = {t.id: [(i, pixel[i]) for i in foreground[owner == t.id]] for t in tiles}
     step = _preview_shape(src.width, src.height, opts.preview_size)[0]
@@ -586,33 +623,57 @@ class TileMasks:
     preview: tuple | None = None
 
 
-def infer_tile(model, src, plan: TilePlan, tile: Tile, params: dict, opts: TilingOptions) -> TileMasks:
+def infer_tile(model, src, plan: TilePlan, tile: Tile, params: dict, opts: TilingOptions,
+               on_prompts=None) -> TileMasks:
     """Read one tile of ``src``, run ``model`` on it and return its masks (valid pixels only, ``min_area``
-    applied, polygons built when ``opts.vectors``). The one per-tile step of every tiled run."""
+    applied, polygons built when ``opts.vectors``). The one per-tile step of every tiled run.
+
+    Prompted modes run :data:`PROMPT_CHUNK` prompts at a time and keep only each chunk's masks cropped to
+    their boxes, so memory stays bounded however many prompts a tile has. ``on_prompts(n)`` is called
+    after each chunk with the number of prompts done (a progress bar's ``update``).
+    """
     if not plan.has_work(tile):
         return TileMasks(tile, skipped=True)
+    tile_prompts = None if plan.prompt_tiles is None else plan.prompt_tiles[tile.id]
     scene = src.read_window(tile.window)
     valid = scene.valid
     if valid is not None and not valid.any():
+        if on_prompts is not None and tile_prompts:
+            on_prompts(len(tile_prompts))
         return TileMasks(tile, skipped=True)  # nodata only: nothing to segment
     preview = _preview_part(scene.image, tile, plan.preview_step)
-    tile_prompts = None if plan.prompt_tiles is None else plan.prompt_tiles[tile.id]
+    parts = dict(crops=[], boxes=[], areas=[], scores=[], stability=[], prompt_index=[], geometries=[])
+    prompt_type = plan.mode
     with _embedding_cache(model, opts.cache_embeddings):
-        masks, scores, stability, prompt_index, prompt_type = _run_tile(model, scene, plan.mode, params,
-                                                                        tile_prompts, tile, plan.background)
-    if valid is not None:
-        masks = masks & valid[None]
-    areas = masks.sum(axis=(1, 2))
-    keep = areas >= opts.min_area
-    masks, scores, areas = masks[keep], np.asarray(scores)[keep], areas[keep]
-    stability = None if stability is None else np.asarray(stability)[keep]
-    prompt_index = None if prompt_index is None else np.asarray(prompt_index)[keep]
-    boxes = boxes_from_masks(masks)
-    geometries = (vectorize_masks(masks, offset=(tile.col_off, tile.row_off), boxes=boxes)
-                  if opts.vectors and len(masks) else None)
-    crops = [masks[i][_crop(boxes[i])].copy() for i in range(len(masks))]
-    return TileMasks(tile, False, crops, boxes, areas, scores, stability, prompt_index, geometries, prompt_type,
-                     preview)
+        for masks, scores, stability, prompt_index, prompt_type, n_prompts in _run_tile(  # noqa: B007
+                model, scene, plan.mode, params, tile_prompts, tile, plan.background):
+            if valid is not None:
+                masks = masks & valid[None]
+            areas = masks.sum(axis=(1, 2))
+            keep = areas >= opts.min_area
+            masks, areas = masks[keep], areas[keep]
+            boxes = boxes_from_masks(masks)
+            parts["crops"].extend(masks[i][_crop(boxes[i])].copy() for i in range(len(masks)))
+            parts["boxes"].append(boxes)
+            parts["areas"].append(areas)
+            parts["scores"].append(np.asarray(scores)[keep])
+            parts["stability"].append(None if stability is None else np.asarray(stability)[keep])
+            parts["prompt_index"].append(None if prompt_index is None else np.asarray(prompt_index)[keep])
+            if opts.vectors and len(masks):
+                parts["geometries"].append(vectorize_masks(masks, offset=(tile.col_off, tile.row_off), boxes=boxes))
+            if on_prompts is not None and n_prompts:
+                on_prompts(n_prompts)
+
+    def joined(key):
+        arrays = parts[key]
+        return None if not arrays or arrays[0] is None else np.concatenate(arrays)
+
+    geometries = (np.concatenate([np.asarray(g, dtype=object) for g in parts["geometries"]])
+                  if opts.vectors and parts["crops"] else None)
+    boxes = joined("boxes")
+    return TileMasks(tile, False, parts["crops"], boxes if boxes is not None else np.zeros((0, 4), np.float32),
+                     joined("areas"), joined("scores"), joined("stability"), joined("prompt_index"), geometries,
+                     prompt_type, preview)
 
 
 def _preview_part(image: np.ndarray, tile: Tile, step: int) -> tuple[int, int, np.ndarray]:
@@ -654,7 +715,8 @@ class TileMerger:
         self.preview = np.zeros((ph, pw, 3), dtype=np.uint8)
         self._next = 0  # index in plan.tiles of the next tile to merge
         self._start = time.perf_counter()
-        self._workdir = tempfile.TemporaryDirectory(prefix="samrs-tiles-")
+        remove_stale_scratch()
+        self._workdir = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         try:
             self._work = LabelRasterWriter(Path(self._workdir.name) / "work.tif", plan.width, plan.height,
                                            compress="zstd")
@@ -770,6 +832,8 @@ def segment_tiled(
     params = tile_params(mode, params)
     src, opened = _open_source(source, dict(read_options or {}))
     try:
+        if opened:  # outputs in pixel coordinates of a GCP-only / CRS-less file would be misplaced
+            check_georeferencing_kept(src)
         return _segment(model, src, mode, prompts, params, out_path, opts)
     finally:
         if opened:
@@ -789,10 +853,17 @@ def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -
 
     plan = plan_tiles(src, mode, prompts, opts)
     with gdal_env(), TileMerger(plan, opts, model) as merger:
-        bar = tqdm(plan.tiles, desc="tiles", unit="tile", disable=not opts.progress)
-        for tile in bar:
-            merger.add(infer_tile(model, src, plan, tile, params, opts))
-            bar.set_postfix(masks=merger.counts["kept"], refresh=False)
+        if plan.prompt_tiles is None:
+            bar = tqdm(total=len(plan.tiles), desc="tiles", unit="tile", disable=not opts.progress)
+        else:  # prompted: progress in prompts, which is where the time goes
+            bar = tqdm(total=sum(map(len, plan.prompt_tiles.values())), desc="prompts", unit="prompt",
+                       disable=not opts.progress)
+        with bar:
+            for tile in plan.tiles:
+                merger.add(infer_tile(model, src, plan, tile, params, opts, on_prompts=bar.update))
+                if plan.prompt_tiles is None:
+                    bar.update(1)
+                bar.set_postfix(masks=merger.counts["kept"], refresh=False)
         return merger.finish(out_path)
 
 

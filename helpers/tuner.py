@@ -2,10 +2,10 @@
 
 Works with any model that has ``generate(**params) -> Masks`` (SAM, SAM 2, FastSAM, conventional)::
 
-    tuner = Tuner(model, scene)                 # model.set_image(scene) once (embedding cached)
+    tuner = Tuner(model, scene)                 # bound to this model AND this scene
     tuner.set(points_per_side=16).run()         # programmatic twin of the widget
-    tuner.history                               # one row per run
-    tuner.compare(0, 1)                         # two runs side by side
+    tuner.history                               # one row per run, with the scene it ran on
+    tuner.compare(0, 1)                         # two runs of the same scene side by side
     tuner.widget()                              # sliders + "run" in Jupyter
 
     df = sweep(model, {"points_per_side": [8, 16, 32]}, ground_truth=labels)
@@ -14,8 +14,12 @@ Works with any model that has ``generate(**params) -> Masks`` (SAM, SAM 2, FastS
 
 from __future__ import annotations
 
+import hashlib
+import html
 import itertools
+import textwrap
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,7 +36,10 @@ __all__ = [
     "sweep",
     "plot_sweep",
     "Tuner",
+    "TunerRun",
     "backend_defaults",
+    "parameter_table",
+    "scene_label",
 ]
 
 # Recommended SAM "everything" preset for 10-30 m satellite scenes (Landsat/Sentinel-2 class).
@@ -188,6 +195,43 @@ def plot_sweep(df, x: str, y="count", hue: str | None = None, ax=None):
     return axes if len(axes) > 1 else axes[0]
 
 
+# ---- tables of parameters ---------------------------------------------------------------------------
+def parameter_table(model, values: dict | None = None, notes: dict | None = None):
+    """A table of ``model``'s ``generate`` parameters, shown in full in Jupyter (nothing truncated).
+
+    Args:
+        model: a model, registry name or :class:`~helpers.backends.base.Backend` (its contract gives
+            the defaults and the one-line documentation of each parameter).
+        values: show these values instead of the defaults (e.g. :data:`RS_PRESET`); only their names.
+        notes: one line per name, shown instead of the backend's documentation (e.g. :data:`RS_PRESET_WHY`).
+
+    Returns:
+        :class:`helpers.tables.Table`: rows ``parameter``, ``value`` (integers stay integers),
+        ``what it does``; rendered as a Markdown table in Jupyter and as plain text elsewhere.
+    """
+    from .backends import backend_for
+    from .tables import Table
+
+    backend = model if hasattr(model, "generate_defaults") else backend_for(model)
+    docs = backend.param_docs()
+    shown = dict(values) if values is not None else backend.generate_defaults()
+    header = "default" if values is None else "value"
+    rows = [{"parameter": name, header: value, "what it does": (notes or docs).get(name, docs.get(name, ""))}
+            for name, value in shown.items()]
+    return Table(rows, ["parameter", header, "what it does"])
+
+
+def scene_label(scene) -> str:
+    """``"name · digest"`` of a scene: its name and the first 8 hex digits of a hash of its pixels.
+
+    Two crops of one file share a name but not a digest, so the label tells runs of different scenes apart.
+    """
+    image = np.ascontiguousarray(scene.image)
+    digest = hashlib.blake2b(f"{image.shape}|{image.dtype.str}|".encode(), digest_size=16)
+    digest.update(memoryview(image).cast("B"))
+    return f"{scene.name} · {digest.hexdigest()[:8]}"
+
+
 # ---- tuner ---------------------------------------------------------------------------------------------
 def controls_for(model) -> dict:
     """The widget controls of ``model``'s ``generate`` parameters (its backend's contract)."""
@@ -211,31 +255,47 @@ def _backend(model):
     return backend
 
 
+class TunerRun(NamedTuple):
+    """One :meth:`Tuner.run`: the parameters passed, the masks, their statistics and the scene they are of."""
+
+    params: dict
+    masks: Masks
+    stats: dict
+    scene: object
+    scene_label: str
+
+
 class Tuner:
-    """Run ``generate`` with different parameters on one scene and keep every run.
+    """Run ``generate`` with different parameters on ONE scene and keep every run.
+
+    The tuner is bound to the model and to the scene it was made with: if other code sets another
+    image on the model afterwards (a later notebook cell, another tuner), :meth:`run` sets the
+    tuner's scene again first (cheap for SAM: the embedding is cached), so the widget never segments
+    a scene it was not made for.
 
     Args:
-        model: a model with ``generate``; its scene is set once here (SAM's embedding is cached, so
-            changing thresholds never re-encodes).
-        image: scene / array / path for ``set_image`` (``None``: keep the model's current scene).
+        model: a model with ``generate`` (built with :func:`helpers.load_model`).
+        image: scene / array / path for ``set_image`` (``None``: the model's current scene).
         params: starting parameters (default: the backend's defaults).
         controls: override the widget controls (default: the backend's ``tuner_controls``).
 
     Attributes:
+        scene: the :class:`~helpers.scene.Scene` every run segments.
         params: the parameters the next :meth:`run` uses (only those set; the rest keep ``defaults``).
         defaults: :func:`backend_defaults` of the model (where untouched widget controls start).
-        runs: list of (params, :class:`Masks`, stats) for every run.
+        runs: list of :class:`TunerRun` (params, masks, stats, scene, scene_label), one per run.
     """
 
     def __init__(self, model, image=None, params: dict | None = None, controls: dict | None = None):
         self.model = model
         if image is not None:
             model.set_image(image)
-        model.require_scene()
+        self.scene = model.require_scene()
+        self._scene_label = scene_label(self.scene)
         self.params = dict(params or {})
         self.controls = dict(controls or controls_for(model))
         self.defaults = backend_defaults(model)
-        self.runs: list[tuple[dict, Masks, dict]] = []
+        self.runs: list[TunerRun] = []
 
     # -- programmatic twin ------------------------------------------------------------------------------
     def set(self, **params) -> Tuner:
@@ -243,55 +303,93 @@ class Tuner:
         self.params.update(params)
         return self
 
+    def set_scene(self, image) -> Tuner:
+        """Bind the tuner to another scene (scene / array / path); the history is kept, and each run
+        names its scene, so :meth:`compare` only puts runs of one scene side by side."""
+        self.model.set_image(image)
+        self.scene = self.model.require_scene()
+        self._scene_label = scene_label(self.scene)
+        return self
+
     def run(self) -> Masks:
-        """Generate with :attr:`params`, append the run to the history and return the masks."""
+        """Generate with :attr:`params` on :attr:`scene`, append the run to the history, return the masks."""
+        if self.model.scene is not self.scene:
+            self.model.set_image(self.scene)  # someone set another image on the model since
         start = time.perf_counter()
         masks = self.model.generate(**self.params)
         seconds = time.perf_counter() - start
-        self.runs.append((dict(self.params), masks, mask_stats(masks, self.model.scene, seconds)))
+        stats = mask_stats(masks, self.scene, seconds)
+        self.runs.append(TunerRun(dict(self.params), masks, stats, self.scene, self._scene_label))
         return masks
 
     @property
     def history(self):
-        """pandas DataFrame: one row per run (run number, parameters, statistics)."""
+        """pandas DataFrame: one row per run (run number, scene, parameters, statistics).
+
+        A parameter column shows the value each run used: the one set, else the backend default (so a
+        column of integers stays integers instead of turning into floats with gaps).
+        """
         import pandas as pd
 
-        return pd.DataFrame([{"run": i, **params, **stats} for i, (params, _, stats) in enumerate(self.runs)])
+        names = list(dict.fromkeys(name for run in self.runs for name in run.params))
+        rows = []
+        for i, run in enumerate(self.runs):
+            used = {name: run.params.get(name, self.defaults.get(name)) for name in names}
+            rows.append({"run": i, "scene": run.scene_label, **used, **run.stats})
+        return pd.DataFrame(rows)
+
+    def _run(self, i: int) -> tuple[int, TunerRun]:
+        if not -len(self.runs) <= i < len(self.runs):
+            raise IndexError(f"no run {i}: the tuner has {len(self.runs)} run(s) (0 to {len(self.runs) - 1})")
+        return i % len(self.runs), self.runs[i]
 
     def show(self, i: int = -1, ax=None):
-        """Overlay of every mask of run ``i`` in random colours, titled with its statistics."""
+        """Overlay of every mask of run ``i`` on its scene in random colours, titled with its statistics."""
         import matplotlib.pyplot as plt
 
-        params, masks, stats = self.runs[i]
+        index, run = self._run(i)
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 6))
-        index = i if i >= 0 else len(self.runs) + i
-        ax.imshow(masks.overlay(self.model.scene.image))
-        ax.set_title(self._title(index, params, stats, masks.smoke), fontsize=8)
+        ax.imshow(run.masks.overlay(run.scene.image))
+        ax.set_title(self._title(index, run), fontsize=8)
         ax.set_axis_off()
         return ax
 
     def compare(self, i: int, j: int):
-        """Two runs side by side (overlays and their statistics); returns the figure."""
+        """Two runs of the same scene side by side (overlays and their statistics); returns the figure.
+
+        Raises:
+            ValueError: the runs are of different scenes (comparing them would say nothing about the
+                parameters).
+        """
         import matplotlib.pyplot as plt
 
+        (a, first), (b, second) = self._run(i), self._run(j)
+        if first.scene_label != second.scene_label:
+            raise ValueError(f"runs {a} and {b} are of different scenes ({first.scene_label} vs "
+                             f"{second.scene_label}); compare runs of one scene")
         fig, axes = plt.subplots(1, 2, figsize=(12, 6))
-        self.show(i, axes[0])
-        self.show(j, axes[1])
+        self.show(a, axes[0])
+        self.show(b, axes[1])
         fig.tight_layout()
         return fig
 
     @staticmethod
-    def _title(index, params, stats, smoke) -> str:
-        changed = ", ".join(f"{k}={v}" for k, v in params.items()) or "defaults"
-        area = f"median {stats['median_area_px']:.0f} px"
-        if not np.isnan(stats["median_area_m2"]):
-            area += f" / {stats['median_area_m2']:.3g} m²; min {stats['min_area_px']:.0f} px / {stats['min_area_m2']:.3g} m²"
+    def _title(index: int, run: TunerRun) -> str:
+        stats = run.stats
+        changed = textwrap.fill(", ".join(f"{k}={v}" for k, v in run.params.items()) or "defaults", 80)
+        if stats["count"]:
+            area = f"median {stats['median_area_px']:.0f} px"
+            if not np.isnan(stats["median_area_m2"]):
+                area += (f" / {stats['median_area_m2']:.3g} m²; min {stats['min_area_px']:.0f} px / "
+                         f"{stats['min_area_m2']:.3g} m²")
+        else:
+            area = "no masks: lower the thresholds"
         text = (
-            f"run {index}: {changed}\n{stats['count']} masks · {stats['coverage_pct']:.1f}% covered · "
-            f"{area} · {stats['time_s']:.2f} s"
+            f"run {index} on {run.scene_label}: {changed}\n{stats['count']} masks · "
+            f"{stats['coverage_pct']:.1f}% covered · {area} · {stats['time_s']:.2f} s"
         )
-        return text + (f"\n⚠ {SMOKE_BANNER}" if smoke else "")
+        return text + (f"\n⚠ {SMOKE_BANNER}" if run.masks.smoke else "")
 
     # -- widget ----------------------------------------------------------------------------------------
     def _control(self, name: str, kind: str, options):
@@ -327,6 +425,11 @@ class Tuner:
         first, second = w.BoundedIntText(value=0, min=0, description="compare"), w.BoundedIntText(value=0, min=0)
         compare_button = w.Button(description="compare")
         figure_out, history_out = w.Output(), w.Output()
+        scene_line = w.HTML()
+
+        def describe_scene():
+            scene_line.value = (f"scene: <b>{html.escape(self._scene_label)}</b> "
+                                f"({self.scene.width}x{self.scene.height} px); every run segments it")
 
         def on_change(change, name):
             touched.add(name)
@@ -335,6 +438,7 @@ class Tuner:
             control.observe(lambda change, name=name: on_change(change, name), names="value")
 
         def refresh(show_index=-1):
+            describe_scene()
             with figure_out:
                 figure_out.clear_output(wait=True)
                 self.show(show_index)
@@ -357,10 +461,15 @@ class Tuner:
         def on_compare(_):
             with figure_out:
                 figure_out.clear_output(wait=True)
-                self.compare(first.value, second.value)
+                try:
+                    self.compare(first.value, second.value)
+                except (ValueError, IndexError) as error:  # a callback's exception would reach no one
+                    print(error)
+                    return
                 plt.show()
 
         run_button.on_click(on_run)
         compare_button.on_click(on_compare)
         panel = w.VBox([*controls.values(), w.HBox([run_button, first, second, compare_button])])
-        return w.HBox([panel, w.VBox([figure_out, history_out])])
+        describe_scene()
+        return w.HBox([panel, w.VBox([scene_line, figure_out, history_out])])

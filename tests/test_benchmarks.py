@@ -32,3 +32,17 @@ def test_amg_benchmark_prints_official_vs_ours(capsys, smoke_weights):
         assert all(float(value) > 0 for value in row[-7:-4])
         assert row[-3] == row[-1]  # same number of masks from both generators
     assert rows[-1][-4] == "100%"  # keep all: every point's masks are computed
+
+
+def test_lesson_hardware_prints_time_memory_and_the_load(capsys, smoke_weights):
+    smoke_weights("fastsam_s")  # the cheapest model with weights: the script's rows, not its numbers, are tested
+    assert load_script("lesson_hardware").main(["--models", "fastsam_s", "--size", "64", "--repeats", "1",
+                                                "--warmup", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "load average" in out and "masks meaningless" in out
+    rows = {line.split(":")[1].split("  ")[0].strip(): line.split() for line in out.splitlines()
+            if line.startswith("fastsam_s:")}
+    assert {"load", "one click, masks at 64x64", "peak memory (process RSS)"} <= set(rows)
+    assert any(key.startswith("set_image 64x64") for key in rows)
+    assert float(rows["peak memory (process RSS)"][-3]) > 0.1  # GB (wall column; no CPU time for memory)
+    assert rows["one click, masks at 64x64"][-1] == "ms" and float(rows["one click, masks at 64x64"][-3]) > 0

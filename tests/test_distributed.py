@@ -1,6 +1,7 @@
 """Batches on Dask distributed (a LocalCluster of 2 process workers on 127.0.0.1, started once): the same
 files, ids and geometries as the sequential run for a folder and for a scene split into tile tasks, one
-model load per worker, a worker killed mid-run, a failing scene, resume."""
+model load per worker, a worker killed mid-run, a failing scene, resume, and the safety rules of a run in
+one process (stale formats removed, no output of a failed input, the output lock)."""
 
 import json
 import os
@@ -15,7 +16,8 @@ import rasterio
 from PIL import Image
 from shapely.geometry import Point
 
-from helpers.batch import LazyModel, segment_batch
+from helpers.atomic import output_lock
+from helpers.batch import OUTPUT_MARKER, LazyModel, segment_batch
 from helpers.cli import main
 from helpers.data import write_synthetic_geotiff
 from helpers.distributed import dask_client, model_loads, plugin_name
@@ -78,7 +80,9 @@ def assert_same_outputs(expected, actual, files=None):
     assert files, "nothing to compare"
     for rel in sorted(files):
         a, b = expected / rel, actual / rel
-        if rel.name.endswith(".done.json"):
+        if rel.name == OUTPUT_MARKER:
+            assert a.read_text() == b.read_text(), rel
+        elif rel.name.endswith(".done.json"):
             saved_a, saved_b = json.loads(a.read_text()), json.loads(b.read_text())
             assert {**saved_a, "seconds": 0} == {**saved_b, "seconds": 0}, rel
         elif rel.suffix == ".tif":
@@ -189,6 +193,35 @@ def test_resume_redoes_only_unfinished_scenes_and_submits_nothing_when_all_are_d
     assert len(rest.skipped) == 3 and not rest.done
 
 
+def test_the_cluster_run_keeps_the_safety_rules(client, folder, mosaic, tmp_path):
+    """Stale formats removed, a failed input (here a large one, split into tile tasks) keeps no final-named
+    output and fails for the sequential reason, and the output lock covers the run."""
+    from affine import Affine
+
+    bad = tmp_path / "in" / "nocrs.tif"  # a transform but no CRS: refused, its outputs would be misplaced
+    bad.parent.mkdir()
+    with rasterio.open(bad, "w", driver="GTiff", width=256, height=256, count=3, dtype="uint8",
+                       transform=Affine(10, 0, 500_000, 0, -10, 4_000_000)) as dst:
+        dst.write(np.full((3, 256, 256), 120, np.uint8))
+    out = tmp_path / "out"
+    scenes = [folder / "a.tif", mosaic / "mosaic.tif", bad]
+    run = dict(model_name="conventional", log=lambda s: None, **{**SMALL, "formats": ["gpkg", "geojson", "tif", "png"]})
+    here = segment_batch([bad], tmp_path / "here", "conventional", **run)
+    out.mkdir()
+    for stale in ("nocrs.gpkg", "nocrs_labels.tif"):  # left by some earlier run
+        (out / stale).write_text("stale")
+    first = segment_batch(scenes, out, "conventional", client=client, split_tiles=1, **run)
+    assert len(first.done) == 2 and first.failed == here.failed  # same one-line reason
+    assert not list(out.glob("nocrs*"))
+    again = segment_batch(scenes, out, "conventional", client=client, split_tiles=1, force=True,
+                          **{**run, "formats": ["gpkg"]})
+    assert len(again.done) == 2
+    assert sorted(p.name for p in out.iterdir() if p.suffix != ".png" and not p.name.startswith(".")) == [
+        "a.done.json", "a.gpkg", "mosaic.done.json", "mosaic.gpkg"]
+    with output_lock(out, "test"), pytest.raises(ValueError, match="another sam-rs run"):
+        segment_batch(scenes, out, "conventional", client=client, split_tiles=1, force=True, **run)
+
+
 def test_a_loaded_model_is_refused_with_a_client(client, folder, tmp_path):
     with pytest.raises(ValueError, match="registry name or LazyModel"):
         segment_batch([folder], tmp_path, LazyModel("conventional").load(), client=client, **SMALL)
@@ -209,3 +242,7 @@ def test_cluster_options_are_checked_before_anything_starts(folder, tmp_path, ca
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], (extra, err)
     assert not (tmp_path / "out").exists()
+    # outputs that would mix with the inputs are refused before the scheduler is even contacted
+    inside = ["segment", str(folder), "--out", str(folder), "--model", "conventional", "--dask", "tcp://127.0.0.1:9"]
+    assert main(inside) == 2
+    assert "is the input folder" in capsys.readouterr().err

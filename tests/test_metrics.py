@@ -425,4 +425,4 @@ def test_smoke_note_names_untrained_results_only():
 
     real, smoke = Masks(np.zeros((1, 4, 4), bool), [1.0]), Masks(np.zeros((1, 4, 4), bool), [1.0], smoke=True)
     assert smoke_note(real) == "" and smoke_note([real, real]) == ""
-    assert smoke_note(real, [smoke]) == f"⚠ {SMOKE_BANNER}"
+    assert smoke_note(real, [smoke]) == f" ⚠ {SMOKE_BANNER}"

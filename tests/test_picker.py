@@ -192,6 +192,26 @@ def test_user_errors_go_to_the_status_line(model):
     assert "nothing to keep" in picker.status.value
 
 
+def test_export_button_writes_under_the_outputs_folder_and_says_where(model, tmp_path, monkeypatch):
+    import html
+
+    monkeypatch.setenv("SAMRS_OUTPUT_DIR", str(tmp_path / "outputs"))
+    picker = PointPicker(model)
+    assert picker.export_dir == tmp_path / "outputs" / "picker"  # git ignores outputs/
+    picker.add_point(30, 40)
+    picker.keep()
+    text, button = picker.widget.children[-1].children[:2]
+    text.value = "ponds.gpkg"  # a relative name: under the outputs folder, not the notebook's folder
+    button.click()
+    written = (tmp_path / "outputs" / "picker" / "ponds.gpkg").resolve()
+    assert written.is_file()
+    assert f"exported 1 mask(s) to {written}" in html.unescape(picker.status.value)
+    text.value = str(tmp_path / "elsewhere" / "ponds.tif")  # an absolute path is used as given
+    button.click()
+    assert (tmp_path / "elsewhere" / "ponds.tif").is_file()
+    assert str((tmp_path / "elsewhere" / "ponds.tif").resolve()) in html.unescape(picker.status.value)
+
+
 def test_add_box_takes_edges_and_add_box_from_pixels_inclusive_indices(model):
     picker = PromptSession(model)
     picker.add_box(10, 20, 12, 21)

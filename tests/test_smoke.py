@@ -34,3 +34,20 @@ def test_smoke_marker_name_is_read_through_the_pickle_memo(tmp_path, protocol):
 def test_attach_smoke_marker_rejects_other_objects():
     with pytest.raises(TypeError):
         smoke.attach_smoke_marker([1, 2], "sam_vit_b")
+
+
+def test_smoke_note_names_untrained_results_only():
+    import numpy as np
+    import pandas as pd
+
+    from helpers.masks import Masks
+    from helpers.smoke import SMOKE_BANNER, smoke_note
+
+    real = Masks(np.zeros((1, 4, 4), bool), [1.0])
+    untrained = Masks(np.zeros((1, 4, 4), bool), [1.0], smoke=True)
+    assert smoke_note(real) == "" and smoke_note() == ""
+    assert smoke_note(real, untrained) == f" ⚠ {SMOKE_BANNER}"
+    frame = pd.DataFrame({"smoke": [True]})  # a column named smoke is data, not the flag
+    assert smoke_note(frame) == ""
+    frame.attrs["smoke"] = True  # what sweep() sets
+    assert smoke_note(frame) == f" ⚠ {SMOKE_BANNER}"

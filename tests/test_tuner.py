@@ -115,8 +115,9 @@ class _SceneStub:
 
     def __init__(self, name):
         from helpers.backends import backend_for
+        from helpers.scene import Scene
 
-        self.name, self.scene, self.backend = name, object(), backend_for(name)
+        self.name, self.scene, self.backend = name, Scene(np.zeros((4, 4, 3), np.uint8)), backend_for(name)
 
     def require_scene(self):
         return self.scene
@@ -152,3 +153,79 @@ def test_preset_is_valid_sam_parameters_and_explained():
 
     check_amg_params(RS_PRESET)
     assert set(RS_PRESET_WHY) == set(RS_PRESET)
+
+
+# ---- the tuner is bound to its scene ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def two_scenes():
+    water, _ = make_synthetic_scene("water", size=(96, 96), seed=0)
+    fields, _ = make_synthetic_scene("fields", size=(64, 80), seed=1)
+    return water, fields
+
+
+def test_tuner_runs_on_its_own_scene_after_the_model_moved_on(two_scenes):
+    """Notebook 04's bug: later cells set other scenes on the model, then the widget's "run" segmented those."""
+    own, other = two_scenes
+    model = helpers.load_model("conventional")
+    params = {"method": "slic", "n_segments": 20}
+    direct = model.set_image(own).generate(**params)
+    tuner = Tuner(model, own, params=params)
+    model.set_image(other)  # a later cell works on another scene with the same model
+    masks = tuner.run()
+    assert masks.shape == own.shape != other.shape
+    assert np.array_equal(masks.masks, direct.masks)
+    assert model.scene is own  # the tuner set its scene again
+    assert list(tuner.history["scene"]) == [helpers.scene_label(own)]
+    panel = tuner.widget()  # the widget's "run" button after the model moved on again
+    model.set_image(other)
+    panel.children[0].children[-1].children[0].click()
+    assert tuner.runs[-1].masks.shape == own.shape and tuner.runs[-1].scene is own
+    assert helpers.scene_label(own) in panel.children[1].children[0].value  # the widget names its scene
+
+
+def test_tuner_history_names_the_scene_and_compare_refuses_two_scenes(two_scenes):
+    own, other = two_scenes
+    tuner = Tuner(helpers.load_model("conventional"), own, params={"method": "slic", "n_segments": 10})
+    tuner.run()
+    tuner.set(n_segments=30).run()
+    tuner.set_scene(other).run()
+    labels = list(tuner.history["scene"])
+    assert labels[0] == labels[1] != labels[2]
+    assert labels[0].startswith(own.name) and labels[2] == helpers.scene_label(other)
+    assert len(tuner.compare(0, 1).axes) == 2  # same scene: fine
+    with pytest.raises(ValueError, match="different scenes") as error:
+        tuner.compare(1, 2)
+    assert "\n" not in str(error.value)
+    assert tuner.show(2).get_images()[0].get_array().shape[:2] == other.shape  # each run drawn on its own scene
+
+
+def test_scene_label_tells_crops_of_one_scene_apart(two_scenes):
+    own, _ = two_scenes
+    a, b = own.crop(0, 0, 48, 48), own.crop(48, 48, 48, 48)
+    assert a.name == b.name and helpers.scene_label(a) != helpers.scene_label(b)
+    assert helpers.scene_label(a) == helpers.scene_label(own.crop(0, 0, 48, 48))
+
+
+def test_history_shows_the_value_each_run_used_with_integers_kept(two_scenes):
+    tuner = Tuner(helpers.load_model("conventional"), two_scenes[0], params={"method": "slic"})
+    tuner.run()  # n_segments not set: the backend default was used
+    tuner.set(n_segments=25).run()
+    history = tuner.history
+    from helpers.backends.conventional import METHOD_PARAMS
+
+    assert list(history["n_segments"]) == [METHOD_PARAMS["slic"]["n_segments"], 25]
+    assert history["n_segments"].dtype.kind == "i"  # not 150.0 / NaN
+
+
+def test_parameter_table_in_full_with_integer_defaults():
+    from helpers.amg import AMG_DEFAULTS, AMG_PARAM_DOCS
+
+    table = helpers.parameter_table("sam_vit_b")
+    row = next(r for r in table.rows if r["parameter"] == "points_per_side")
+    assert row["default"] == AMG_DEFAULTS["points_per_side"] and isinstance(row["default"], int)
+    assert f"| `{AMG_DEFAULTS['points_per_side']}` |" in table._repr_markdown_()  # 32, not 32.0
+    longest = max(AMG_PARAM_DOCS.values(), key=len)
+    assert len(longest) > 50 and longest in repr(table)  # not cut at pandas' 50 characters
+    preset = helpers.parameter_table("sam_vit_b", RS_PRESET, RS_PRESET_WHY)
+    assert [row["parameter"] for row in preset.rows] == list(RS_PRESET)
+    assert RS_PRESET_WHY["crop_n_layers"] in repr(preset)

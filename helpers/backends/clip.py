@@ -6,6 +6,7 @@ This needs the ``clip`` package (the ``text`` extra) and the ``ViT-B-32.pt`` wei
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from ..config import cache_dir
@@ -34,7 +35,10 @@ _CLIP_VIT_B32 = dict(
 def _import_clip():
     """The OpenAI ``clip`` module, or ImportError with the one line saying what to install."""
     try:
-        import clip
+        with warnings.catch_warnings():
+            # clip-anytorch imports pkg_resources, whose deprecation notice is not the user's to act on
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            import clip
     except ImportError:
         raise ImportError(CLIP_INSTALL_HINT) from None
     if not (hasattr(clip, "load") and hasattr(clip, "tokenize")):  # PyPI's "clip" is a clipboard tool

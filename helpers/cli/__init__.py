@@ -33,7 +33,12 @@ COMMAND_MODULES = (
     "helpers.cli.segment",  # segment
     "helpers.cli.bench",  # bench
     "helpers.cli.vectorize",  # vectorize
+    "helpers.cli.change",  # change
     "helpers.cli.evaluate",  # evaluate
+    "helpers.cli.app",  # app
+    "helpers.cli.track",  # track
+    "helpers.cli.export_onnx",  # export-onnx
+    "helpers.cli.check",  # check (the workshop checklist)
 )
 
 # Kept for callers of the first release: bad command-line input is a UserInputError.

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .. import batch
+from ..atomic import check_path_argument
 from ..backends import backend_for
 from ..backends.base import split_run_options
 from ..batch import (
@@ -13,6 +14,7 @@ from ..batch import (
     DEFAULT_SPLIT_TILES,
     FORMATS,
     LazyModel,
+    check_outputs_apart,
     find_inputs,
     read_prompts,
     segment_batch,
@@ -64,14 +66,17 @@ def _check_params(params: dict, model_name: str, mode: str) -> None:
         raise UserInputError(f"--param {given}: a value has the wrong type ({exc})") from None
 
 
-def _checked_inputs(inputs) -> list[Path]:
-    """The raster files to segment; a missing or unsupported input, or no raster at all, is a UserInputError."""
-    jobs, rejected = find_inputs(inputs)
+def _checked_inputs(inputs, out_dir, formats) -> list[Path]:
+    """The raster files to segment; a missing or unsupported input, no raster at all, an empty ``--out`` or
+    outputs that would land on an input or clash are a UserInputError (before any cluster starts)."""
+    out_dir = check_path_argument(out_dir, "--out")  # ValueError: the command line exits 2 as for UserInputError
+    jobs, rejected = find_inputs(inputs, out_dir=out_dir)
     if rejected:
         path, reason = rejected[0]
         raise UserInputError(f"input {path}: {reason}")
     if not jobs:
         raise UserInputError(f"no rasters found under {', '.join(map(str, inputs))} (looked for {', '.join(RASTER_SUFFIXES)})")
+    check_outputs_apart(inputs, jobs, out_dir, formats)
     return [path for path, _ in jobs]
 
 
@@ -92,7 +97,7 @@ def _cmd_segment(args) -> int:
     if args.mode == "everything" and args.prompts:
         raise UserInputError("--prompts needs --mode points or --mode boxes")
     prompts = read_prompts(args.prompts, args.mode) if args.prompts else None
-    check_bands(_checked_inputs(args.inputs), args.bands)
+    check_bands(_checked_inputs(args.inputs, args.out, formats), args.bands)
     read_options = {}
     if args.bands:
         read_options["bands"] = args.bands
@@ -125,7 +130,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="raster files or folders (searched recursively)")
     p.add_argument("--model", required=True, help="registry name, e.g. sam_vit_b, fastsam_s, conventional")
-    p.add_argument("--weights", help="local weights file (default: the cached official checkpoint)")
+    p.add_argument("--weights", help="local weights file (default: the cached official checkpoint); FastSAM .pt "
+                   "files are opened with ultralytics' safe loading, which runs no code from the file")
     p.add_argument("--mode", choices=("everything", "points", "boxes"), default="everything",
                    help="everything: automatic masks; points / boxes: one object per prompt in --prompts")
     p.add_argument("--prompts", metavar="FILE",

@@ -196,6 +196,25 @@ def test_prompts_reuse_the_cached_everything_pass(model, monkeypatch):
     assert model.generate().timings["cached"] is True
 
 
+def test_everything_pass_leaves_torch_threads_as_they_were(smoke_path, scene):
+    """ultralytics' first predict sets torch's process-wide CPU threads to cpu_count - 1 (1 on 2 cores),
+    which slowed every SAM model in the same kernel afterwards."""
+    import torch
+    from ultralytics.utils import NUM_THREADS
+
+    before = torch.get_num_threads()
+    wanted = NUM_THREADS + 1  # anything ultralytics would not set
+    torch.set_num_threads(wanted)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the "untrained weights" warning is tested in test_models
+            fresh = helpers.load_model("fastsam_s", weights=smoke_path, device="cpu", imgsz=IMGSZ)
+        fresh.set_image(scene)  # a new ultralytics predictor: the one that sets the threads
+        assert torch.get_num_threads() == wanted
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_generate_settings_change_the_result(smoke_path, scene, everything):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -273,14 +292,39 @@ def test_text_without_clip_weights_says_what_to_download(model, monkeypatch, tmp
     monkeypatch.setenv("SAMRS_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr("helpers.backends.clip.default_clip_paths", lambda: [tmp_path / "clip" / "ViT-B-32.pt"])
     monkeypatch.setattr(model, "clip", None)
+    monkeypatch.setattr(model, "smoke", False)  # real FastSAM weights need the real CLIP weights
     with pytest.raises(FileNotFoundError, match="download") as info:
         model.predict(text="a roof")
     assert CLIP_URL in str(info.value) and "\n" not in str(info.value)
 
 
-def test_text_prompts_equal_ultralytics_with_a_random_clip(model, ultra, scene, everything, monkeypatch):
+@pytest.fixture(scope="module")
+def random_clip():
     pytest.importorskip("clip", reason="OpenAI CLIP (clip-anytorch) not installed")
-    scorer = build_random_clip()
+    return build_random_clip()
+
+
+def test_smoke_fastsam_scores_text_with_an_untrained_clip_offline(model, monkeypatch, tmp_path):
+    """Smoke weights (SAMRS_SMOKE=1, notebooks in CI): text prompts run without CLIP weights, through an
+    untrained CLIP of the real architecture (stood in for here by a scorer that prefers the first crop)."""
+    import torch
+
+    class FirstCrop:
+        def similarity(self, crops, texts):
+            return torch.arange(len(crops), 0, -1, dtype=torch.float)[None].repeat(len(texts), 1)
+
+    built = []
+    monkeypatch.setattr("helpers.backends.clip.default_clip_paths", lambda: [tmp_path / "clip" / "ViT-B-32.pt"])
+    monkeypatch.setattr("helpers.backends.fastsam.build_random_clip", lambda device=None: built.append(device) or FirstCrop())
+    monkeypatch.setattr(model, "clip", None)
+    assert model.smoke
+    result = model.predict(text="a roof")
+    assert built and isinstance(model.clip, FirstCrop)
+    assert len(result) == 1 and result.smoke and result.prompt_type == "text"
+
+
+def test_text_prompts_equal_ultralytics_with_a_random_clip(model, ultra, scene, everything, monkeypatch, random_clip):
+    scorer = random_clip
     monkeypatch.setattr(model, "clip", scorer)
     texts = ["a red roof", "grass"]
     ours = model.predict(text=texts)
