@@ -19,6 +19,12 @@ window. Ids are provisional (union-find); a last pass maps them to consecutive f
 into the output GeoTIFF. Peak memory is therefore set by the tile size, not the scene size (the
 polygons of the objects found are kept in memory; they scale with the number of objects).
 
+The same three steps serve one process and a Dask cluster: :func:`plan_tiles` (grid, prompts per
+tile), :func:`infer_tile` (the model on one tile -> :class:`TileMasks`, masks cropped to their boxes) and
+:class:`TileMerger` (the rules above, in row-major order; final ids, polygons, preview).
+:func:`segment_tiled` runs them in a loop; :mod:`helpers.batch` runs ``infer_tile`` on Dask workers and
+merges with the same ``TileMerger``, so the ids are the same.
+
 Objects smaller than ``overlap - 2 * edge_margin`` are always seen whole by some tile. Prompted modes
 (``"points"``, ``"boxes"``) run each prompt once, in the tile where it is most central.
 """
@@ -48,7 +54,8 @@ from .scene import Scene
 from .vectorize import build_gdf, vectorize_labels, vectorize_masks
 
 __all__ = ["DEFAULT_TILE_SIZE", "DEFAULT_OVERLAP", "Tile", "TilingOptions", "tile_grid", "TiledResult",
-           "segment_tiled", "remove_stale_scratch", "SCRATCH_PREFIX"]
+           "segment_tiled", "TilePlan", "plan_tiles", "TileMasks", "infer_tile", "TileMerger", "tile_params",
+           "gdal_env", "remove_stale_scratch", "SCRATCH_PREFIX", "PROMPT_CHUNK"]
 
 # 1024 px is SAM's native input (its encoder resizes the long side to 1024): one tile = one encoder pass
 # at full resolution, no down-sampling. 128 px of overlap (12.5 % extra work per axis) exceeds the size
@@ -427,12 +434,13 @@ def _crop(box) -> tuple[slice, slice]:
     return slice(y0, y1), slice(x0, x1)
 
 
-def _match_previous(mask: np.ndarray, box, prev: np.ndarray, seen: np.ndarray, inst: _Instances,
+def _match_previous(crop: np.ndarray, box, prev: np.ndarray, seen: np.ndarray, inst: _Instances,
                     prev_area: dict, threshold: float) -> list[int]:
-    """Live instance roots from earlier tiles that agree with ``mask`` inside the shared region."""
+    """Live instance roots from earlier tiles that agree with a mask (``crop``: cropped to its ``box``)
+    inside the shared region."""
     sl = _crop(box)  # work inside the mask's box: much cheaper than whole-tile operations
     prev, seen = prev[sl], seen[sl]
-    shared = mask[sl] & seen
+    shared = crop & seen
     n_shared = int(np.count_nonzero(shared))
     if n_shared == 0:
         return []
@@ -526,6 +534,261 @@ def _preview_shape(width: int, height: int, size: int) -> tuple[int, int, int]:
     return step, -(-height // step), -(-width // step)
 
 
+# ---- plan, per-tile inference, merge: shared by segment_tiled and the distributed batch ---------------
+@contextlib.contextmanager
+def gdal_env():
+    """GDAL's block cache bounded (``_GDAL_CACHE_MB``) for tile reads and label-raster writes."""
+    import rasterio
+
+    with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
+        yield
+
+
+@dataclass
+class TilePlan:
+    """What the tiles of one scene need before inference (small: a Dask run sends it once per scene).
+
+    Attributes:
+        width, height, crs, transform: the scene grid.
+        tiles: the tile grid, row-major: the merge order.
+        mode: ``"everything"``, ``"points"`` or ``"boxes"``.
+        prompt_tiles: prompted modes: tile id -> ``[(prompt index, prompt in scene pixel coordinates)]``
+            (each prompt goes to the tile where it is most central); ``None`` in everything mode.
+        background: (K, 2) background points (label 0), scene pixel (column, row) coordinates.
+        preview_step: the preview keeps every ``preview_step``-th pixel.
+    """
+
+    width: int
+    height: int
+    crs: object
+    transform: object
+    tiles: list[Tile]
+    mode: str
+    prompt_tiles: dict | None
+    background: np.ndarray
+    preview_step: int
+
+    def has_work(self, tile: Tile) -> bool:
+        """False for a tile of a prompted mode that got no prompt (it is skipped unread)."""
+        return self.prompt_tiles is None or bool(self.prompt_tiles[tile.id])
+
+
+def plan_tiles(src, mode: str, prompts, opts: TilingOptions) -> TilePlan:
+    """The tile grid of ``src`` (anything with width, height, crs, transform) and, for prompted modes, the
+    prompts of each tile (``prompts`` as in :func:`segment_tiled`)."""
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {', '.join(_MODES)}; got {mode!r}")
+    tiles = tile_grid(src.width, src.height, opts.tile_size, opts.overlap)
+    prompt_tiles = None
+    background = np.zeros((0, 2))
+    if mode != "everything":
+        pixel, labels = _pixel_prompts(prompts, mode, src)
+        foreground = np.flatnonzero(labels == 1)
+        if mode == "points":  # background points only exist in points mode (boxes are all objects)
+            background = pixel[labels == 0]
+        owner = _assign_prompts(pixel[foreground], tiles)
+        prompt_tiles = {t.id: [(i, pixel[i]) for i in foreground[owner == t.id]] for t in tiles}
+    step = _preview_shape(src.width, src.height, opts.preview_size)[0]
+    return TilePlan(src.width, src.height, src.crs, src.transform, tiles, mode, prompt_tiles, background, step)
+
+
+@dataclass
+class TileMasks:
+    """One tile's masks, ready for the merge: what :func:`infer_tile` returns and :class:`TileMerger` takes.
+
+    Masks are kept cropped to their boxes (the merge only looks inside them), which keeps a tile's result
+    small in memory and on the wire between Dask workers and the merging process.
+
+    Attributes:
+        tile: the tile.
+        skipped: nothing to segment (nodata only, or no prompt in this tile).
+        crops: bool (y1 - y0, x1 - x0) masks, each cropped to its box.
+        boxes: float32 (N, 4) XYXY tile pixel boxes (x1/y1 exclusive).
+        areas: (N,) pixels per mask; scores: (N,); stability: (N,) or ``None``; prompt_index: (N,) or ``None``.
+        geometries: (N,) polygons in scene pixel coordinates, or ``None`` (``vectors=False``).
+        prompt_type: what the model reported (``"everything"``, ``"points"``...).
+        preview: (row, column, decimated image part) for the scene preview.
+    """
+
+    tile: Tile
+    skipped: bool = False
+    crops: list = field(default_factory=list)
+    boxes: np.ndarray | None = None
+    areas: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    stability: np.ndarray | None = None
+    prompt_index: np.ndarray | None = None
+    geometries: np.ndarray | None = None
+    prompt_type: str | None = None
+    preview: tuple | None = None
+
+
+def infer_tile(model, src, plan: TilePlan, tile: Tile, params: dict, opts: TilingOptions,
+               on_prompts=None) -> TileMasks:
+    """Read one tile of ``src``, run ``model`` on it and return its masks (valid pixels only, ``min_area``
+    applied, polygons built when ``opts.vectors``). The one per-tile step of every tiled run.
+
+    Prompted modes run :data:`PROMPT_CHUNK` prompts at a time and keep only each chunk's masks cropped to
+    their boxes, so memory stays bounded however many prompts a tile has. ``on_prompts(n)`` is called
+    after each chunk with the number of prompts done (a progress bar's ``update``).
+    """
+    if not plan.has_work(tile):
+        return TileMasks(tile, skipped=True)
+    tile_prompts = None if plan.prompt_tiles is None else plan.prompt_tiles[tile.id]
+    scene = src.read_window(tile.window)
+    valid = scene.valid
+    if valid is not None and not valid.any():
+        if on_prompts is not None and tile_prompts:
+            on_prompts(len(tile_prompts))
+        return TileMasks(tile, skipped=True)  # nodata only: nothing to segment
+    preview = _preview_part(scene.image, tile, plan.preview_step)
+    parts = dict(crops=[], boxes=[], areas=[], scores=[], stability=[], prompt_index=[], geometries=[])
+    prompt_type = plan.mode
+    with _embedding_cache(model, opts.cache_embeddings):
+        for masks, scores, stability, prompt_index, prompt_type, n_prompts in _run_tile(  # noqa: B007
+                model, scene, plan.mode, params, tile_prompts, tile, plan.background):
+            if valid is not None:
+                masks = masks & valid[None]
+            areas = masks.sum(axis=(1, 2))
+            keep = areas >= opts.min_area
+            masks, areas = masks[keep], areas[keep]
+            boxes = boxes_from_masks(masks)
+            parts["crops"].extend(masks[i][_crop(boxes[i])].copy() for i in range(len(masks)))
+            parts["boxes"].append(boxes)
+            parts["areas"].append(areas)
+            parts["scores"].append(np.asarray(scores)[keep])
+            parts["stability"].append(None if stability is None else np.asarray(stability)[keep])
+            parts["prompt_index"].append(None if prompt_index is None else np.asarray(prompt_index)[keep])
+            if opts.vectors and len(masks):
+                parts["geometries"].append(vectorize_masks(masks, offset=(tile.col_off, tile.row_off), boxes=boxes))
+            if on_prompts is not None and n_prompts:
+                on_prompts(n_prompts)
+
+    def joined(key):
+        arrays = parts[key]
+        return None if not arrays or arrays[0] is None else np.concatenate(arrays)
+
+    geometries = (np.concatenate([np.asarray(g, dtype=object) for g in parts["geometries"]])
+                  if opts.vectors and parts["crops"] else None)
+    boxes = joined("boxes")
+    return TileMasks(tile, False, parts["crops"], boxes if boxes is not None else np.zeros((0, 4), np.float32),
+                     joined("areas"), joined("scores"), joined("stability"), joined("prompt_index"), geometries,
+                     prompt_type, preview)
+
+
+def _preview_part(image: np.ndarray, tile: Tile, step: int) -> tuple[int, int, np.ndarray]:
+    # Sample the scene's pixel grid (every ``step``-th pixel) so tiles land seamlessly in the preview.
+    r0 = -(-tile.row_off // step) * step - tile.row_off
+    c0 = -(-tile.col_off // step) * step - tile.col_off
+    return (tile.row_off + r0) // step, (tile.col_off + c0) // step, image[r0::step, c0::step].copy()
+
+
+class TileMerger:
+    """Merges tiles into one scene, in row-major tile order, whoever computed them (this process or Dask
+    workers): the seam rules, the disk-backed label raster, then the final ids, polygons and preview.
+
+    Use as a context manager (the scratch raster is removed however the block ends)::
+
+        with TileMerger(plan, opts, model) as merger:
+            for tile in plan.tiles:
+                merger.add(infer_tile(model, src, plan, tile, params, opts))
+            result = merger.finish(out_path)
+
+    Args:
+        plan: the scene's :class:`TilePlan`.
+        opts: the :class:`TilingOptions` the tiles were computed with.
+        model: the model, or anything with its ``name``, ``smoke`` (the masks are meaningless) and
+            ``backend`` (:class:`helpers.backends.base.Backend`), e.g. a :class:`helpers.batch.LazyModel`
+            when the tiles were computed elsewhere: provenance and backend rules, no inference here.
+    """
+
+    def __init__(self, plan: TilePlan, opts: TilingOptions, model):
+        self.plan, self.opts, self.model = plan, opts, model
+        self.inst = _Instances()
+        self.counts = dict(candidates=0, kept=0, dropped_edge=0, duplicate=0, stitched=0)
+        self.keep_tile_polygons = opts.keep_tile_polygons and opts.vectors
+        self.candidates: list[dict] = []  # per-tile polygons (keep_tile_polygons)
+        self.done: list[Tile] = []
+        self.skipped: list[int] = []
+        self.prompt_type = plan.mode
+        _, ph, pw = _preview_shape(plan.width, plan.height, opts.preview_size)
+        self.preview = np.zeros((ph, pw, 3), dtype=np.uint8)
+        self._next = 0  # index in plan.tiles of the next tile to merge
+        self._start = time.perf_counter()
+        remove_stale_scratch()
+        self._workdir = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+        try:
+            self._work = LabelRasterWriter(Path(self._workdir.name) / "work.tif", plan.width, plan.height,
+                                           compress="zstd")
+        except BaseException:
+            self._workdir.cleanup()
+            raise
+
+    def __enter__(self) -> TileMerger:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def next_tile(self) -> Tile | None:
+        """The tile :meth:`add` expects next (``None`` when all are merged)."""
+        return self.plan.tiles[self._next] if self._next < len(self.plan.tiles) else None
+
+    def add(self, tile_masks: TileMasks) -> None:
+        """Merge one tile's masks; tiles must come in row-major order (``next_tile``), skipped ones included."""
+        expected = self.next_tile
+        if expected is None or tile_masks.tile.id != expected.id:
+            raise ValueError(f"tiles are merged in row-major order: expected tile "
+                             f"{None if expected is None else expected.id}, got {tile_masks.tile.id}")
+        self._next += 1
+        tile = tile_masks.tile
+        if tile_masks.skipped:
+            self.skipped.append(tile.id)
+            return
+        pr, pc, part = tile_masks.preview
+        self.preview[pr : pr + part.shape[0], pc : pc + part.shape[1]] = part
+        self.prompt_type = tile_masks.prompt_type or self.prompt_type
+        _merge_tile(tile_masks, self._work, self.inst, self.done, self.counts,
+                    self.candidates if self.keep_tile_polygons else None, self.opts, self.plan.mode)
+        self.done.append(tile)
+
+    def finish(self, out_path=None) -> TiledResult:
+        """Final ids (consecutive, in the order tiles found the objects) into ``out_path`` (uint32 GeoTIFF,
+        or ``None``), polygons and preview: the :class:`TiledResult`."""
+        if self.next_tile is not None:
+            raise ValueError(f"tile {self.next_tile.id} was not merged yet")
+        plan, opts = self.plan, self.opts
+        self._work.dataset.close()  # flush: the relabelling pass reads the file
+        timings = {"tiles": time.perf_counter() - self._start}
+        roots, final = self.inst.roots_lut()
+        lut = final[roots]
+        step, ph, pw = _preview_shape(plan.width, plan.height, opts.preview_size)
+        # A backend that partitions the scene keeps a partition: its polygons come from the final raster.
+        partition_parts = {} if opts.vectors and plan.mode == "everything" and _partitions(self.model) else None
+        preview_labels, visible = _finalise_raster(self._work.temp_path, lut, plan, out_path, opts.cog, step, (ph, pw),
+                                                   self.model, self.prompt_type, partition_parts)
+        timings["relabel"] = time.perf_counter() - self._start - timings["tiles"]
+        self.close()
+        gdf = (_merged_gdf(self.inst, roots, final, plan, self.model, self.prompt_type, visible, partition_parts)
+               if opts.vectors else None)
+        tile_gdf = (_tile_gdf(self.candidates, self.inst, lut, plan, self.model, self.prompt_type)
+                    if self.keep_tile_polygons else None)
+        timings["total"] = time.perf_counter() - self._start
+        self.counts["objects"] = int(np.count_nonzero(final))
+        return TiledResult(
+            gdf=gdf, labels_path=None if out_path is None else Path(out_path), tiles=plan.tiles,
+            skipped=self.skipped, counts=self.counts, width=plan.width, height=plan.height, crs=plan.crs,
+            transform=plan.transform, tile_gdf=tile_gdf, preview=self.preview, preview_labels=preview_labels,
+            model=_model_name(self.model), smoke=bool(getattr(self.model, "smoke", False)), timings=timings,
+        )
+
+    def close(self) -> None:
+        """Close and delete the scratch raster (idempotent)."""
+        self._work.abort()
+        self._workdir.cleanup()
+
+
 # ---- the main loop -------------------------------------------------------------------------------
 def segment_tiled(
     model,
@@ -566,132 +829,57 @@ def segment_tiled(
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}; got {mode!r}")
     opts = (options or TilingOptions()).replace(**option_values)
-    params = dict(params or {})
-    if mode == "everything":
-        params.setdefault("progress", False)
+    params = tile_params(mode, params)
     src, opened = _open_source(source, dict(read_options or {}))
     try:
         if opened:  # outputs in pixel coordinates of a GCP-only / CRS-less file would be misplaced
             check_georeferencing_kept(src)
-        with _embedding_cache(model, opts.cache_embeddings):
-            return _segment(model, src, mode, prompts, params, out_path, opts)
+        return _segment(model, src, mode, prompts, params, out_path, opts)
     finally:
         if opened:
             src.close()
 
 
+def tile_params(mode: str, params: dict | None) -> dict:
+    """``generate`` / ``predict`` keywords for tiles: no per-tile progress bar unless asked for."""
+    params = dict(params or {})
+    if mode == "everything":
+        params.setdefault("progress", False)
+    return params
+
+
 def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -> TiledResult:
-    import rasterio
     from tqdm.auto import tqdm
 
-    start = time.perf_counter()
-    keep_tile_polygons = opts.keep_tile_polygons and opts.vectors
-    tiles = tile_grid(src.width, src.height, opts.tile_size, opts.overlap)
-    prompt_tiles = None
-    background = np.zeros((0, 2))
-    if mode != "everything":
-        pixel, labels = _pixel_prompts(prompts, mode, src)
-        foreground = np.flatnonzero(labels == 1)
-        if mode == "points":  # background points only exist in points mode (boxes are all objects)
-            background = pixel[labels == 0]
-        owner = _assign_prompts(pixel[foreground], tiles)
-        prompt_tiles = {t.id: [(i, pixel[i]) for i in foreground[owner == t.id]] for t in tiles}
-    inst = _Instances()
-    counts = dict(candidates=0, kept=0, dropped_edge=0, duplicate=0, stitched=0)
-    candidates: list[dict] = []  # per-tile polygons (keep_tile_polygons)
-    step, ph, pw = _preview_shape(src.width, src.height, opts.preview_size)
-    preview = np.zeros((ph, pw, 3), dtype=np.uint8)
-    done: list[Tile] = []
-    skipped: list[int] = []
-    prompt_type = mode
-    remove_stale_scratch()
-    workdir = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
-    with workdir, rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
-        work = LabelRasterWriter(Path(workdir.name) / "work.tif", src.width, src.height, compress="zstd")
-        try:
-            if prompt_tiles is None:
-                bar = tqdm(total=len(tiles), desc="tiles", unit="tile", disable=not opts.progress)
-            else:  # prompted: progress in prompts, which is where the time goes
-                bar = tqdm(total=sum(map(len, prompt_tiles.values())), desc="prompts", unit="prompt",
-                           disable=not opts.progress)
-            for tile in tiles:
-                if prompt_tiles is not None and not prompt_tiles[tile.id]:
-                    skipped.append(tile.id)
-                    continue
-                scene = src.read_window(tile.window)
-                valid = scene.valid
-                if valid is not None and not valid.any():
-                    skipped.append(tile.id)  # nodata only: nothing to segment
-                    bar.update(1 if prompt_tiles is None else len(prompt_tiles[tile.id]))
-                    continue
-                _paint_preview(preview, scene.image, tile, step)
-                for masks, scores, stability, prompt_index, prompt_type, n_prompts in _run_tile(  # noqa: B007
-                        model, scene, mode, params, None if prompt_tiles is None else prompt_tiles[tile.id], tile,
-                        background):
-                    if valid is not None:
-                        masks = masks & valid[None]
-                    _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, counts,
-                                candidates if keep_tile_polygons else None, opts, mode)
-                    bar.update(n_prompts)
-                    bar.set_postfix(masks=counts["kept"], refresh=False)
-                done.append(tile)
-                if prompt_tiles is None:
+    plan = plan_tiles(src, mode, prompts, opts)
+    with gdal_env(), TileMerger(plan, opts, model) as merger:
+        if plan.prompt_tiles is None:
+            bar = tqdm(total=len(plan.tiles), desc="tiles", unit="tile", disable=not opts.progress)
+        else:  # prompted: progress in prompts, which is where the time goes
+            bar = tqdm(total=sum(map(len, plan.prompt_tiles.values())), desc="prompts", unit="prompt",
+                       disable=not opts.progress)
+        with bar:
+            for tile in plan.tiles:
+                merger.add(infer_tile(model, src, plan, tile, params, opts, on_prompts=bar.update))
+                if plan.prompt_tiles is None:
                     bar.update(1)
-            bar.close()
-            work.dataset.close()  # flush: the relabelling pass reads the file
-            timings = {"tiles": time.perf_counter() - start}
-            roots, final = inst.roots_lut()
-            lut = final[roots]
-            # A backend that partitions the scene keeps a partition: its polygons come from the final raster.
-            partition_parts = {} if opts.vectors and mode == "everything" and _partitions(model) else None
-            preview_labels, visible = _finalise_raster(work.temp_path, lut, src, out_path, opts.cog, step, (ph, pw),
-                                                       model, prompt_type, partition_parts)
-            timings["relabel"] = time.perf_counter() - start - timings["tiles"]
-        finally:
-            work.abort()  # scratch raster: closed and deleted whatever happened
-    gdf = _merged_gdf(inst, roots, final, src, model, prompt_type, visible, partition_parts) if opts.vectors else None
-    tile_gdf = _tile_gdf(candidates, inst, lut, src, model, prompt_type) if keep_tile_polygons else None
-    timings["total"] = time.perf_counter() - start
-    counts["objects"] = int(np.count_nonzero(final))
-    return TiledResult(
-        gdf=gdf, labels_path=None if out_path is None else Path(out_path), tiles=tiles, skipped=skipped,
-        counts=counts, width=src.width, height=src.height, crs=src.crs, transform=src.transform,
-        tile_gdf=tile_gdf, preview=preview, preview_labels=preview_labels, model=_model_name(model),
-        smoke=bool(getattr(model, "smoke", False)), timings=timings,
-    )
+                bar.set_postfix(masks=merger.counts["kept"], refresh=False)
+        return merger.finish(out_path)
 
 
-def _paint_preview(preview: np.ndarray, image: np.ndarray, tile: Tile, step: int) -> None:
-    # Sample the scene's pixel grid (every ``step``-th pixel) so tiles land seamlessly in the preview.
-    r0 = -(-tile.row_off // step) * step - tile.row_off
-    c0 = -(-tile.col_off // step) * step - tile.col_off
-    part = image[r0::step, c0::step]
-    pr, pc = (tile.row_off + r0) // step, (tile.col_off + c0) // step
-    preview[pr : pr + part.shape[0], pc : pc + part.shape[1]] = part
-
-
-def _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, counts, candidates,
-                opts: TilingOptions, mode) -> None:
+def _merge_tile(tm: TileMasks, work, inst, done, counts, candidates, opts: TilingOptions, mode) -> None:
     """Apply the crop/duplicate/stitch rules to one tile's masks and write its window of labels."""
-    min_area, edge_margin, stitch_iou, vectors = opts.min_area, opts.edge_margin, opts.stitch_iou, opts.vectors
-    if len(masks) == 0:
+    if not tm.crops:
         return
-    areas = masks.reshape(len(masks), -1).sum(axis=1)
-    keep = areas >= min_area
-    masks, scores, areas = masks[keep], scores[keep], areas[keep]
-    stability = None if stability is None else np.asarray(stability)[keep]
-    prompt_index = None if prompt_index is None else prompt_index[keep]
-    if len(masks) == 0:
-        return
-    boxes = boxes_from_masks(masks)
+    tile, crops, boxes, areas, scores = tm.tile, tm.crops, tm.boxes, tm.areas, tm.scores
+    stability, prompt_index = tm.stability, tm.prompt_index
+    geoms = tm.geometries if tm.geometries is not None else np.full(len(crops), None, dtype=object)
     prev = work.read(tile.window)
     neighbours = _neighbours_done(tile, done)
     seen = _seen_mask(tile, neighbours)
     prev_area = _prev_areas(prev, seen, inst) if neighbours else {}
-    geoms = (vectorize_masks(masks, offset=(tile.col_off, tile.row_off), boxes=boxes) if vectors
-             else np.full(len(masks), None, dtype=object))
     decisions = []
-    for i in range(len(masks)):
+    for i in range(len(crops)):
         counts["candidates"] += 1
         record = dict(geometry=geoms[i], score=float(scores[i]), tile_id=tile.id, area=int(areas[i]),
                       stability_score=None if stability is None else float(stability[i]),
@@ -699,8 +887,9 @@ def _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, 
         if mode != "everything":  # each prompt is its own instance: no merging
             decisions.append((i, inst.new(True, record), "kept"))
             continue
-        whole = not _touches_interior_edge(boxes[i], tile, edge_margin)
-        matches = _match_previous(masks[i], boxes[i], prev, seen, inst, prev_area, stitch_iou) if neighbours else []
+        whole = not _touches_interior_edge(boxes[i], tile, opts.edge_margin)
+        matches = (_match_previous(crops[i], boxes[i], prev, seen, inst, prev_area, opts.stitch_iou)
+                   if neighbours else [])
         seen_whole = [r for r in matches if inst.interior[r]]
         clipped = [r for r in matches if not inst.interior[r]]
         if seen_whole:  # an earlier tile already has this object whole
@@ -718,7 +907,7 @@ def _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, 
                 inst.records[inst.union(new_id, root)]["area"] = area  # pieces overlap: an upper bound
             decisions.append((i, new_id, "stitched" if clipped else "kept"))
             counts["stitched"] += bool(clipped)
-    _paint(prev, masks, boxes, areas, decisions, inst)
+    _paint(prev, crops, boxes, areas, decisions, inst)
     counts["kept"] += sum(status in ("kept", "stitched") for _, _, status in decisions)
     counts["duplicate"] += sum(status == "duplicate" for _, _, status in decisions)
     counts["dropped_edge"] += sum(status == "dropped_edge" for _, _, status in decisions)
@@ -728,9 +917,10 @@ def _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, 
                                provisional=ident, status=status))
 
 
-def _paint(labels: np.ndarray, masks: np.ndarray, boxes: np.ndarray, areas: np.ndarray, decisions: list,
+def _paint(labels: np.ndarray, crops: list, boxes: np.ndarray, areas: np.ndarray, decisions: list,
            inst: _Instances) -> None:
-    """Paint kept masks into ``labels`` (in place) with the smaller object on top, across tiles too.
+    """Paint kept masks (``crops``: each cropped to its box) into ``labels`` (in place) with the smaller
+    object on top, across tiles too.
 
     A pixel already owned by a live instance from an earlier tile is only taken by a smaller mask;
     pixels of dropped instances are free.
@@ -749,7 +939,7 @@ def _paint(labels: np.ndarray, masks: np.ndarray, boxes: np.ndarray, areas: np.n
         root = inst.find(ident)
         area = inst.records[root]["area"]
         sl = _crop(boxes[index])
-        paint = masks[index][sl] & (area_of[sl] > area)
+        paint = crops[index] & (area_of[sl] > area)
         labels[sl][paint] = ident
         area_of[sl][paint] = area
 

@@ -270,3 +270,42 @@ def test_a_partitioning_backend_gives_the_same_partition_tiled_and_whole():
     polygons = tiled.gdf.geometry.values
     assert shapely.area(shapely.union_all(polygons)) == sum(shapely.area(polygons)) == labels.size  # no overlap
     assert (tiled.gdf["visible_px"] == tiled.gdf["area_px"]).all() and not tiled.gdf["hidden"].any()
+
+
+def test_the_merger_takes_tiles_in_row_major_order_only(scene):
+    from helpers.raster import open_raster
+    from helpers.tiling import TileMerger, TilingOptions, infer_tile, plan_tiles
+
+    opts = TilingOptions(tile_size=TILE, overlap=OVERLAP, progress=False)
+    model = ThresholdModel()
+    with open_raster(scene[0]) as src:
+        plan = plan_tiles(src, "everything", None, opts)
+        second = infer_tile(model, src, plan, plan.tiles[1], {}, opts)
+        with TileMerger(plan, opts, model) as merger:
+            with pytest.raises(ValueError, match="expected tile 0, got 1"):
+                merger.add(second)
+            with pytest.raises(ValueError, match="tile 0 was not merged yet"):
+                merger.finish()
+
+
+def test_a_tile_keeps_its_embedding_out_of_the_cache_unless_asked(scene):
+    """The per-tile step (sequential and Dask runs alike): tiles are seen once, so no disk cache by default."""
+    from helpers.raster import open_raster
+    from helpers.tiling import TilingOptions, infer_tile, plan_tiles
+
+    class Caching(ThresholdModel):
+        def __init__(self):
+            super().__init__()
+            self.cache, self.seen = "disk cache", []
+
+        def _set_scene(self, scene):
+            self.seen.append(self.cache)
+            super()._set_scene(scene)
+
+    opts = TilingOptions(tile_size=TILE, overlap=OVERLAP, progress=False)
+    for enabled, expected in [(False, None), (True, "disk cache")]:
+        model = Caching()
+        with open_raster(scene[0]) as src:
+            plan = plan_tiles(src, "everything", None, opts)
+            infer_tile(model, src, plan, plan.tiles[0], {}, opts.replace(cache_embeddings=enabled))
+        assert model.seen == [expected] and model.cache == "disk cache"

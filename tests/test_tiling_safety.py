@@ -9,13 +9,14 @@ from helpers.models import load_model
 def test_prompts_are_predicted_and_merged_in_bounded_chunks(monkeypatch):
     image = np.random.default_rng(0).integers(0, 255, (64, 64, 3)).astype(np.uint8)
     seen = []
-    real = tiling._merge_tile
+    real = tiling._run_tile
 
-    def recording(tile, masks, *args, **kwargs):
-        seen.append(len(masks))
-        return real(tile, masks, *args, **kwargs)
+    def recording(*args, **kwargs):
+        for chunk in real(*args, **kwargs):
+            seen.append(len(chunk[0]))  # full tile-sized masks held at once
+            yield chunk
 
-    monkeypatch.setattr(tiling, "_merge_tile", recording)
+    monkeypatch.setattr(tiling, "_run_tile", recording)
     points = np.random.default_rng(1).uniform(0, 63, size=(300, 2))
     result = tiling.segment_tiled(load_model("conventional"), image, mode="points", prompts={"points": points},
                                   tile_size=64, overlap=0, progress=False)

@@ -6,12 +6,15 @@ import json
 from pathlib import Path
 
 from .. import batch
+from ..atomic import check_path_argument
 from ..backends import backend_for
 from ..backends.base import split_run_options
 from ..batch import (
     DEFAULT_FORMATS,
+    DEFAULT_SPLIT_TILES,
     FORMATS,
     LazyModel,
+    check_outputs_apart,
     find_inputs,
     read_prompts,
     segment_batch,
@@ -20,6 +23,7 @@ from ..errors import UserInputError
 from ..raster import RASTER_SUFFIXES, check_bands
 from ..registry import get_spec
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, tile_grid
+from .cluster import add_dask_arguments, dask_from_args
 
 
 def _parse_param(text: str):
@@ -62,14 +66,17 @@ def _check_params(params: dict, model_name: str, mode: str) -> None:
         raise UserInputError(f"--param {given}: a value has the wrong type ({exc})") from None
 
 
-def _checked_inputs(inputs, out_dir) -> list[Path]:
-    """The raster files to segment; a missing or unsupported input, or no raster at all, is a UserInputError."""
+def _checked_inputs(inputs, out_dir, formats) -> list[Path]:
+    """The raster files to segment; a missing or unsupported input, no raster at all, an empty ``--out`` or
+    outputs that would land on an input or clash are a UserInputError (before any cluster starts)."""
+    out_dir = check_path_argument(out_dir, "--out")  # ValueError: the command line exits 2 as for UserInputError
     jobs, rejected = find_inputs(inputs, out_dir=out_dir)
     if rejected:
         path, reason = rejected[0]
         raise UserInputError(f"input {path}: {reason}")
     if not jobs:
         raise UserInputError(f"no rasters found under {', '.join(map(str, inputs))} (looked for {', '.join(RASTER_SUFFIXES)})")
+    check_outputs_apart(inputs, jobs, out_dir, formats)
     return [path for path, _ in jobs]
 
 
@@ -90,17 +97,21 @@ def _cmd_segment(args) -> int:
     if args.mode == "everything" and args.prompts:
         raise UserInputError("--prompts needs --mode points or --mode boxes")
     prompts = read_prompts(args.prompts, args.mode) if args.prompts else None
-    check_bands(_checked_inputs(args.inputs, args.out), args.bands)
+    check_bands(_checked_inputs(args.inputs, args.out, formats), args.bands)
     read_options = {}
     if args.bands:
         read_options["bands"] = args.bands
     if args.sar:
         read_options["sar"] = True
-    summary = segment_batch(
-        args.inputs, args.out, LazyModel(args.model, args.weights), model_name=args.model, mode=args.mode,
-        prompts=prompts, tile_size=args.tile, overlap=args.overlap, formats=formats, params=params,
-        read_options=read_options, force=args.force, cog=args.cog, progress=not args.quiet,
-    )
+    if args.split_tiles < 1:
+        raise UserInputError(f"--split-tiles must be at least 1, got {args.split_tiles}")
+    with dask_from_args(args) as client:
+        summary = segment_batch(
+            args.inputs, args.out, LazyModel(args.model, args.weights), model_name=args.model, mode=args.mode,
+            prompts=prompts, tile_size=args.tile, overlap=args.overlap, formats=formats, params=params,
+            read_options=read_options, force=args.force, cog=args.cog, progress=not args.quiet, client=client,
+            split_tiles=args.split_tiles,
+        )
     print(f"segment: {summary}")
     for path, reason in summary.failed:
         print(f"  failed: {path}: {reason}")
@@ -142,4 +153,8 @@ def register(subparsers) -> None:
     p.add_argument("--cog", action="store_true", help="write label rasters as Cloud Optimized GeoTIFFs")
     p.add_argument("--force", action="store_true", help="redo inputs that are already finished")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_dask_arguments(p)
+    p.add_argument("--split-tiles", type=int, default=DEFAULT_SPLIT_TILES, metavar="N",
+                   help="with --dask: an input of more than N tiles runs as one task per tile, so one huge mosaic "
+                   "also spreads over the workers (default %(default)s)")
     p.set_defaults(func=_cmd_segment)
