@@ -108,6 +108,11 @@ _EXPORTS = {
     "select_by_area": "helpers.baselines",
     "select_by_mean": "helpers.baselines",
     "Evaluation": "helpers.metrics",
+    # fine-tuning SAM 2 on a binary data set
+    "build_finetune_dataset": "helpers.finetune",
+    "finetune_sam2": "helpers.finetune",
+    "FinetuneConfig": "helpers.finetune",
+    "TileDataset": "helpers.finetune",
     # interactive, tuning, benchmarks
     "PointPicker": "helpers.picker",
     "MapPicker": "helpers.picker",

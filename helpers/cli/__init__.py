@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "helpers.cli.bench",  # bench
     "helpers.cli.vectorize",  # vectorize
     "helpers.cli.evaluate",  # evaluate
+    "helpers.cli.finetune",  # finetune
 )
 
 # Kept for callers of the first release: bad command-line input is a UserInputError.
