@@ -9,7 +9,7 @@ CONSTRAINTS := requirements/constraints.txt
 # Ultralytics must never pip-install at run time.
 export YOLO_AUTOINSTALL := False
 
-.PHONY: lab test lint bench setup clean-cache
+.PHONY: lab test lint bench app setup clean-cache
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m helpers bench
+
+# The web app on http://127.0.0.1:7860 (make app ARGS="--port 8080 --host 0.0.0.0" for a room)
+app: $(STAMP)
+	$(PY) -m helpers app $(ARGS)
 
 clean-cache:
 	rm -rf .cache

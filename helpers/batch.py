@@ -11,6 +11,16 @@ Every input is segmented with :func:`helpers.tiling.segment_tiled` (any size, se
 
 Outputs are written atomically, so a killed run leaves no half-written file; re-running skips inputs
 whose ``.done.json`` matches (same input size/mtime, formats, model, weights, prompts and options): resume.
+An input that is redone first loses its old marker and the outputs of formats not asked for any more;
+an input that fails keeps no final-named output.
+
+Outputs never land on an input and never mix: ``--out`` may not be an input folder, an output that
+would replace an input file is refused, ``DIR`` (and any earlier output tree, marked by a hidden
+``.samrs-segment-output`` file) is skipped when walking the inputs, and every input gets its own
+names (:func:`plan_outputs`: ``a.tif`` + ``a.png`` -> ``a_tif`` / ``a_png``; ``x/scene.tif`` +
+``y/scene.tif`` given as files -> ``x/scene`` / ``y/scene``); names that still clash (``scene.tif`` +
+``scene.TIF``) are refused in one line. One run at a time writes to ``DIR`` (an OS lock, released even
+when a run is killed); temp files of killed runs are removed at the next start.
 The model is loaded only when some input still needs work. Argument mistakes (tile sizes, --param names,
 --bands, prompt files, missing inputs) are reported in one line before anything is loaded or written
 (exit 2). A bad input (corrupt, no CRS when map prompts need one) is reported in one line and the batch
@@ -28,26 +38,37 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output, removing_new_empty_folders
+from .atomic import (
+    LOCK_NAME,
+    atomic_output,
+    check_path_argument,
+    fold_path,
+    is_disk_full,
+    output_lock,
+    remove_stale_temp_files,
+    removing_new_empty_folders,
+    writing,
+)
 from .config import smoke_mode
 from .embedding_cache import checkpoint_identity
-from .errors import one_line
-from .export import write_png, write_vector
-from .raster import RASTER_SUFFIXES, open_raster
+from .errors import UserInputError, one_line
+from .export import safe_layer_name, write_png, write_vector
+from .raster import RASTER_SUFFIXES, check_georeferencing_kept, open_raster, walk_rasters
 from .registry import get_spec
 from .render import draw_banner, overlay_labels
 from .smoke import SMOKE_BANNER, read_smoke_marker, smoke_weights_path
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, segment_tiled
 from .weights import weights_path
 
-__all__ = ["FORMATS", "DEFAULT_FORMATS", "BatchSummary", "LazyModel", "find_inputs", "read_prompts", "segment_batch",
-           "segment_file", "contact_sheet"]
+__all__ = ["FORMATS", "DEFAULT_FORMATS", "BatchSummary", "LazyModel", "find_inputs", "plan_outputs", "read_prompts",
+           "segment_batch", "segment_file", "contact_sheet", "OUTPUT_MARKER"]
 
 # --formats name -> file ending appended to the output stem.
 FORMATS = {
@@ -61,6 +82,9 @@ FORMATS = {
 DEFAULT_FORMATS = ("gpkg", "tif", "png")
 VECTOR_FORMATS = ("gpkg", "geojson", "shp", "parquet")
 MARKER = ".done.json"
+#: Hidden file in the root of every ``segment`` output folder: folders holding it are never walked as inputs.
+OUTPUT_MARKER = ".samrs-segment-output"
+_SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
 LABEL_COLUMN = "label"  # points mode: 1 = foreground, 0 = background
 POINT_TYPES = ("Point", "MultiPoint")
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
@@ -92,20 +116,25 @@ def _is_raster(path: Path) -> bool:
     return path.suffix.lower() in RASTER_SUFFIXES
 
 
-def find_inputs(inputs) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
+def find_inputs(inputs, out_dir=None) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """Files to segment as ``(path, path relative to its input root)``, and inputs rejected up front.
 
     Folders are searched recursively for raster files (``helpers.raster.RASTER_SUFFIXES``); hidden
-    files and folders are ignored. A file named explicitly with another ending is rejected.
+    files and folders, ``out_dir`` and the output trees of earlier runs (folders holding
+    :data:`OUTPUT_MARKER`) are skipped, so outputs are never segmented again. A file named explicitly
+    with another ending is rejected, and so is an empty path (an unset shell variable would otherwise
+    mean the current folder).
     """
     found, rejected = [], []
+    exclude = [] if out_dir is None else [out_dir]
     for item in inputs:
+        if item is None or not str(item).strip():
+            rejected.append((Path(str(item or "")), "empty input path (an unset shell variable?)"))
+            continue
         item = Path(item)
         if item.is_dir():
-            for path in sorted(item.rglob("*")):
-                rel = path.relative_to(item)
-                if path.is_file() and _is_raster(path) and not any(p.startswith(".") for p in rel.parts):
-                    found.append((path, rel))
+            for path in walk_rasters(item, exclude=exclude, marker=OUTPUT_MARKER):
+                found.append((path, path.relative_to(item)))
         elif item.is_file():
             if _is_raster(item):
                 found.append((item, Path(item.name)))
@@ -113,15 +142,58 @@ def find_inputs(inputs) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]
                 rejected.append((item, f"unsupported file type {item.suffix or '(none)'!r}"))
         else:
             rejected.append((item, "no such file or folder"))
-    return found, rejected
+    seen, unique = set(), []
+    for path, rel in found:  # a file named twice (alone and inside a named folder) is one input
+        stat = path.stat()
+        key = (stat.st_dev, stat.st_ino)
+        if key not in seen:
+            seen.add(key)
+            unique.append((path, rel))
+    return unique, rejected
 
 
-def _output_stems(jobs: list[tuple[Path, Path]], out_dir: Path) -> list[Path]:
-    """``out_dir/<rel folder>/<stem>``; inputs sharing a stem (a.tif, a.png) get the ending appended."""
-    stems = [out_dir / rel.parent / rel.stem for _, rel in jobs]
-    clash = {s for s in stems if stems.count(s) > 1}
-    return [s.with_name(f"{s.name}_{rel.suffix.lstrip('.').lower()}") if s in clash else s
-            for s, (_, rel) in zip(stems, jobs, strict=True)]
+def _root_label(path: Path, rel: Path) -> str:
+    """The folder an input was found in, named from its input root (``p`` for ``p/x/a.tif`` found as ``x/a.tif``)."""
+    root = path.resolve()
+    for _ in rel.parts:
+        root = root.parent
+    return root.name or "root"
+
+
+def plan_outputs(jobs: list[tuple[Path, Path]], out_dir: Path) -> list[Path]:
+    """One output stem per input, ``out_dir/<rel folder>/<stem>``, unique per input even on case-blind disks.
+
+    Inputs whose stems clash get the ending appended (``a.tif`` + ``a.png`` -> ``a_tif``, ``a_png``),
+    then the name of the input folder they came from in front (``x/scene.tif`` + ``y/scene.tif`` ->
+    ``x/scene``, ``y/scene``). What still clashes (``scene.tif`` + ``scene.TIF``) is refused.
+
+    Raises:
+        UserInputError: two inputs would share outputs (one line naming both).
+    """
+    def candidate(level: int, path: Path, rel: Path) -> Path:
+        stem = rel.stem + (f"_{rel.suffix.lstrip('.').lower()}" if level in (1, 3) else "")
+        folder = rel.parent if level < 2 else Path(_root_label(path, rel)) / rel.parent
+        return out_dir / folder / stem
+
+    levels = [0] * len(jobs)
+    while True:
+        stems = [candidate(level, path, rel) for level, (path, rel) in zip(levels, jobs, strict=True)]
+        groups: dict[str, list[int]] = {}
+        for i, stem in enumerate(stems):
+            groups.setdefault(fold_path(stem), []).append(i)
+        clashes = [g for g in groups.values() if len(g) > 1]
+        if not clashes:
+            return stems
+        for group in clashes:
+            if any(levels[i] == 3 for i in group):
+                first, second = (jobs[i][0] for i in group[:2])
+                raise UserInputError(
+                    f"inputs {first} and {second} would share the outputs {stems[group[0]]}.*; rename one of "
+                    "them (names differing only in letter case cannot be told apart on every disk) or segment "
+                    "them into different --out folders"
+                )
+            for i in group:
+                levels[i] += 1
 
 
 def _outputs(stem: Path, formats) -> dict[str, Path]:
@@ -309,26 +381,49 @@ def _write_overlay(result, path: Path) -> Path:
 
 def segment_file(model, path: Path, stem: Path, formats, mode="everything", prompts=None, tile_size=DEFAULT_TILE_SIZE,
                  overlap=DEFAULT_OVERLAP, params=None, read_options=None, progress=False, cog=False) -> int:
-    """Segment one raster and write its outputs (all atomic). Returns the number of masks."""
+    """Segment one raster and write its outputs (all atomic). Returns the number of masks.
+
+    Raises:
+        UserInputError: the file's georeferencing cannot be kept (ground control points only, or a
+            transform without a CRS): the outputs would be silently misplaced.
+        OSError: ``disk full writing PATH`` when the disk or quota fills up.
+    """
     outputs = _outputs(stem, formats)
     with open_raster(path, **(read_options or {})) as source:
+        check_georeferencing_kept(source)
         scene_prompts = None
         if mode != "everything":
             scene_prompts = _prompts_for_scene(prompts, mode, source)
             if scene_prompts is None:
                 raise ValueError("none of the (foreground) prompts falls inside this image")
-        result = segment_tiled(model, source, tile_size=tile_size, overlap=overlap, mode=mode,
-                               prompts=scene_prompts, params=params, out_path=outputs.get("tif"),
-                               progress=progress, cog=cog, vectors=any(f in formats for f in VECTOR_FORMATS))
+        with writing(outputs.get("tif", f"temporary tile files in {tempfile.gettempdir()}")):
+            result = segment_tiled(model, source, tile_size=tile_size, overlap=overlap, mode=mode,
+                                   prompts=scene_prompts, params=params, out_path=outputs.get("tif"),
+                                   progress=progress, cog=cog, vectors=any(f in formats for f in VECTOR_FORMATS))
     if result.gdf is not None and scene_prompts is not None and "rows" in scene_prompts:
         # prompt_index numbers the prompts inside this image: report the prompts file's rows instead
         result.gdf["prompt_index"] = scene_prompts["rows"][result.gdf["prompt_index"].to_numpy()]
     for fmt in VECTOR_FORMATS:
         if fmt in outputs:
-            write_vector(result.gdf, outputs[fmt], layer=stem.name)
+            with writing(outputs[fmt]):
+                write_vector(result.gdf, outputs[fmt], layer=safe_layer_name(stem.name))
     if "png" in outputs:
-        _write_overlay(result, outputs["png"])
+        with writing(outputs["png"]):
+            _write_overlay(result, outputs["png"])
     return len(result)
+
+
+def _remove_outputs(stem: Path, keep_formats, inputs: set[str]) -> None:
+    """Delete this stem's outputs of every format not in ``keep_formats`` (never an input file)."""
+    for fmt, output in _outputs(stem, FORMATS).items():
+        if fmt in keep_formats:
+            continue
+        paths = [output]
+        if fmt == "shp":
+            paths += [output.with_suffix(ending) for ending in _SHAPEFILE_SIDECARS]
+        for candidate in paths:
+            if fold_path(candidate.resolve()) not in inputs:
+                candidate.unlink(missing_ok=True)
 
 
 # ---- gallery --------------------------------------------------------------------------------------
@@ -402,20 +497,26 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
     if unknown:
         raise ValueError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     start = time.perf_counter()
-    out_dir = Path(out_dir)
-    jobs, rejected = find_inputs(inputs)
+    out_dir = check_path_argument(out_dir, "--out")
+    jobs, rejected = find_inputs(inputs, out_dir=out_dir)
     if not jobs and not rejected:
         raise ValueError(f"no rasters found under {', '.join(map(str, inputs))} (looked for {', '.join(RASTER_SUFFIXES)})")
+    stems = check_outputs_apart(inputs, jobs, out_dir, formats)
     summary = BatchSummary()
     for path, reason in rejected:
         summary.failed.append((path, reason))
         log(f"FAILED {path}: {reason}")
     options = (model_name, mode, prompts, tile_size, overlap, formats, params, read_options, cog)
     settings = _settings(model, *options)
-    stems = _output_stems(jobs, out_dir)
+    input_keys = {fold_path(path.resolve()) for path, _ in jobs}
     planned = [p for stem in stems for p in (*_outputs(stem, formats).values(), stem.with_name(stem.name + MARKER))]
     gallery = []
-    with removing_new_empty_folders([*planned, out_dir / "gallery.png"]):
+    with removing_new_empty_folders([*planned, out_dir / "gallery.png", out_dir / OUTPUT_MARKER]), \
+            output_lock(out_dir, "segment"):
+        remove_stale_temp_files(out_dir)  # hidden temp files of runs killed by SIGKILL
+        if not (out_dir / OUTPUT_MARKER).exists():
+            with writing(out_dir / OUTPUT_MARKER):
+                (out_dir / OUTPUT_MARKER).write_text("sam-rs segment outputs: never walked as inputs\n")
         for (path, _rel), stem in zip(tqdm(jobs, desc="files", unit="file", disable=not progress), stems, strict=True):
             outputs = _outputs(stem, formats)
             marker = stem.with_name(stem.name + MARKER)
@@ -428,22 +529,64 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
                     settings = _settings(model, *options)
                 fingerprint = _fingerprint(path, settings)
                 file_start = time.perf_counter()
+                # The old marker no longer describes what is in the folder, and outputs of formats not
+                # asked for this time would be stale: both go before anything new is written.
+                marker.unlink(missing_ok=True)
+                _remove_outputs(stem, formats, input_keys)
                 try:
                     n = segment_file(model, path, stem, formats, mode, prompts, tile_size, overlap, params,
                                      read_options, progress=False, cog=cog)
+                    record = {**fingerprint, "masks": n, "seconds": round(time.perf_counter() - file_start, 3),
+                              "outputs": {k: os.path.relpath(v, marker.parent) for k, v in outputs.items()}}
+                    with writing(marker), atomic_output(marker) as tmp:  # written last: the input is finished
+                        tmp.write_text(json.dumps(record, indent=1))
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-                    summary.failed.append((path, one_line(exc)))
-                    log(f"FAILED {path}: {one_line(exc)}")
+                    _remove_outputs(stem, (), input_keys)  # no final-named file for a failed input
+                    marker.unlink(missing_ok=True)
+                    reason = f"disk full writing {out_dir}" if is_disk_full(exc) and "disk full" not in str(exc) \
+                        else one_line(exc)
+                    summary.failed.append((path, reason))
+                    log(f"FAILED {path}: {reason}")
                     continue
-                record = {**fingerprint, "masks": n, "seconds": round(time.perf_counter() - file_start, 3),
-                          "outputs": {k: os.path.relpath(v, marker.parent) for k, v in outputs.items()}}
-                with atomic_output(marker) as tmp:
-                    tmp.write_text(json.dumps(record, indent=1))
+                except BaseException:  # Ctrl-C: what this input wrote is incomplete
+                    _remove_outputs(stem, (), input_keys)
+                    raise
                 summary.done.append(path)
                 summary.masks += n
             if "png" in outputs and outputs["png"].exists():
                 masks = json.loads(marker.read_text()).get("masks", 0)
                 gallery.append((outputs["png"], f"{path.name} ({masks})"))
-        summary.gallery = contact_sheet(gallery, out_dir / "gallery.png")
+        with writing(out_dir / "gallery.png"):
+            summary.gallery = contact_sheet(gallery, out_dir / "gallery.png")
+        if not summary.done and not summary.skipped:  # nothing written: leave no marker in a new folder
+            _remove_if_alone(out_dir)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _remove_if_alone(out_dir: Path) -> None:
+    """Remove the output marker and lock when nothing else is in ``out_dir`` (it is removed too if new)."""
+    names = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else set()
+    if names <= {OUTPUT_MARKER, LOCK_NAME}:
+        (out_dir / OUTPUT_MARKER).unlink(missing_ok=True)
+
+
+def check_outputs_apart(inputs, jobs: list[tuple[Path, Path]], out_dir: Path, formats) -> list[Path]:
+    """The output stems of ``jobs`` (:func:`plan_outputs`), checked never to land on an input.
+
+    Raises:
+        UserInputError: ``out_dir`` is an input folder, or an output would replace an input file.
+    """
+    out_resolved = out_dir.resolve()
+    for item in inputs:
+        if str(item).strip() and Path(item).is_dir() and Path(item).resolve() == out_resolved:
+            raise UserInputError(f"--out {out_dir} is the input folder {item}: its outputs would mix with (and "
+                                 "could overwrite) the inputs; choose another output folder")
+    stems = plan_outputs(jobs, out_dir)
+    inputs_by_key = {fold_path(path.resolve()): path for path, _ in jobs}
+    for stem in stems:
+        for output in (*_outputs(stem, formats).values(), stem.with_name(stem.name + MARKER)):
+            victim = inputs_by_key.get(fold_path(output.resolve()))
+            if victim is not None:
+                raise UserInputError(f"output {output} would overwrite the input {victim}; choose another --out")
+    return stems

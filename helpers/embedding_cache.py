@@ -25,13 +25,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .atomic import atomic_output
 from .config import home_dir
 from .errors import one_line
+
+if TYPE_CHECKING:  # torch is imported when an embedding is read or written, not with the module
+    import torch
 
 __all__ = [
     "Embedding",
@@ -149,8 +152,19 @@ class EmbeddingCache:
         return None if directory is None else directory / key[:2] / f"{key}.pt"
 
     # ---- lookup --------------------------------------------------------------------------------
-    def get(self, key: str, device=None) -> Embedding | None:
-        """The cached embedding for ``key`` (memory first, then disk), or ``None``."""
+    def get(self, key: str, device=None, expected: dict | None = None, check=None) -> Embedding | None:
+        """The cached embedding for ``key`` (memory first, then disk), or ``None``.
+
+        Args:
+            key: from :func:`embedding_key`.
+            device: move the features there.
+            expected: what a file on disk must hold to be used: any of ``features_shape`` (tuple),
+                ``input_size`` and ``original_size`` ((h, w)). Features must in any case be a finite
+                floating-point (1, C, h, w) tensor. A file that does not match (a hostile or broken
+                cache folder, another format) counts as missing: the caller encodes again and the
+                file is replaced.
+            check: optional ``(Embedding) -> bool`` for backend-specific details (``extra``).
+        """
         with self._lock:
             hit = self._memory.get(key)
             if hit is not None:
@@ -158,16 +172,20 @@ class EmbeddingCache:
                 self.stats["memory"] += 1
                 return _moved(hit, device, "memory")
         loaded = self._load(key)
-        if loaded is None:
+        if loaded is None or not _matches(loaded, expected, check):
             return None
         self._remember(key, loaded)
         self._count("disk")
         return _moved(loaded, device, "disk")
 
-    def get_or_compute(self, key: str, compute: Callable[[], Embedding], device=None, persist: bool = True):
-        """Return the cached embedding or ``compute()`` it, then store it (memory, and disk if ``persist``)."""
+    def get_or_compute(self, key: str, compute: Callable[[], Embedding], device=None, persist: bool = True,
+                       expected: dict | None = None, check=None):
+        """Return the cached embedding or ``compute()`` it, then store it (memory, and disk if ``persist``).
+
+        ``expected`` / ``check``: what a file on disk must hold to be used (see :meth:`get`).
+        """
         start = time.perf_counter()
-        hit = self.get(key, device=device)
+        hit = self.get(key, device=device, expected=expected, check=check)
         if hit is not None:
             hit.seconds = time.perf_counter() - start
             return hit
@@ -219,6 +237,8 @@ class EmbeddingCache:
         }
         try:
             with atomic_output(path) as tmp:  # readers never see half a file; no temp file is left
+                import torch  # imported when needed: the command line and batch planning stay light
+
                 torch.save(payload, tmp)
         except (OSError, RuntimeError) as error:  # torch.save raises RuntimeError on a full disk
             self._warn_disk_failure(path.parent, error)
@@ -241,16 +261,32 @@ class EmbeddingCache:
         if path is None or not path.is_file():
             return None
         try:
+            import torch
+
             payload = torch.load(path, map_location="cpu", weights_only=True)
-            return Embedding(
-                features=payload["features"],
-                input_size=tuple(int(v) for v in payload["input_size"]),
-                original_size=tuple(int(v) for v in payload["original_size"]),
-                source="disk",
-                extra=dict(payload.get("extra", {})),
-            )
-        except Exception:  # noqa: BLE001 - a corrupt cache file is re-encoded, not fatal
+            features = payload["features"]
+            if not (isinstance(features, torch.Tensor) and features.ndim == 4 and features.shape[0] == 1
+                    and features.is_floating_point() and bool(torch.isfinite(features).all())):
+                return None
+            sizes = [tuple(int(v) for v in payload[name]) for name in ("input_size", "original_size")]
+            if any(len(size) != 2 or min(size) < 1 for size in sizes):
+                return None
+            return Embedding(features=features, input_size=sizes[0], original_size=sizes[1], source="disk",
+                             extra=dict(payload.get("extra", {})))
+        except Exception:  # noqa: BLE001 - a corrupt or foreign cache file is re-encoded, not fatal
             return None
+
+
+def _matches(embedding: Embedding, expected: dict | None, check) -> bool:
+    """Whether a loaded embedding has what the caller expects (shape, sizes, backend details)."""
+    for name, want in (expected or {}).items():
+        have = tuple(embedding.features.shape) if name == "features_shape" else getattr(embedding, name)
+        if tuple(have) != tuple(int(v) for v in want):
+            return False
+    try:
+        return check is None or bool(check(embedding))
+    except Exception:  # noqa: BLE001 - a check that cannot even run means the file is not usable
+        return False
 
 
 def _moved(embedding: Embedding, device, source: str) -> Embedding:

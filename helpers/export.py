@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_output, atomic_output_handle
+from .atomic import atomic_output, atomic_output_handle, temp_prefix
 from .maskops import label_raster, visible_pixels
 from .render import draw_banner, label_colours
 from .scene import check_rgb_uint8
@@ -35,9 +35,11 @@ from .vectorize import build_gdf, vectorize_masks
 
 __all__ = [
     "VECTOR_DRIVERS",
+    "PIXEL_CRS_NAME",
     "driver_for",
     "masks_to_gdf",
     "write_vector",
+    "safe_layer_name",
     "masks_to_file",
     "LabelRasterWriter",
     "write_label_geotiff",
@@ -55,6 +57,12 @@ VECTOR_DRIVERS = {
     ".parquet": "GeoParquet",
     ".geoparquet": "GeoParquet",
 }
+#: Name of the local engineering CRS that vector files in pixel coordinates carry (plain images
+#: without a CRS): GIS software shows them as a custom/local grid, never as longitude/latitude.
+PIXEL_CRS_NAME = "sam-rs pixel grid (column, row of the image; y down)"
+PIXEL_CRS_WKT = (f'ENGCRS["{PIXEL_CRS_NAME}",EDATUM["image pixel grid"],CS[Cartesian,2],'
+                 'AXIS["column (x)",east,ORDER[1],LENGTHUNIT["pixel",1]],'
+                 'AXIS["row (y)",south,ORDER[2],LENGTHUNIT["pixel",1]]]')
 # Shapefile (dBASE) field names are limited to 10 characters.
 _SHAPEFILE_COLUMNS = {"stability_score": "stability", "prompt_type": "prompt", "visible_px": "visible"}
 _SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
@@ -109,15 +117,58 @@ def driver_for(path: Path) -> str:
     return driver
 
 
+_LAYER_PREFIX = "layer_"
+_RESERVED_LAYER_PREFIXES = ("gpkg", "sqlite_")
+
+
+def _layer_problem(name: str) -> str | None:
+    """Why GeoPackage (GDAL) refuses ``name`` as a layer name, or ``None``."""
+    if not name:
+        return "it is empty"
+    if any(not ch.isprintable() for ch in name):
+        return "it holds a newline or another control character"
+    if not (name[0].isalnum() or name[0] == "_"):
+        return f"it starts with {name[0]!r} (GeoPackage wants a letter, digit or _ first)"
+    if name.lower().startswith(_RESERVED_LAYER_PREFIXES):
+        return "gpkg* and sqlite_* are reserved names in a GeoPackage"
+    return None
+
+
+def safe_layer_name(name: str) -> str:
+    """``name`` made acceptable as a GeoPackage layer name (file stems such as ``-x``, ``gpkg_a``, ``a\\nb``).
+
+    Control characters become ``_``; a name starting with something other than a letter, digit or
+    ``_``, or with a reserved prefix (``gpkg``, ``sqlite_``), gets ``layer_`` in front. Acceptable names
+    are returned unchanged.
+    """
+    name = "".join(ch if ch.isprintable() else "_" for ch in str(name))
+    if _layer_problem(name) is not None:
+        name = _LAYER_PREFIX + name
+    return name
+
+
 def write_vector(gdf, path, layer: str | None = None) -> Path:
     """Write a GeoDataFrame atomically; the format follows the extension (see ``VECTOR_DRIVERS``).
 
-    GeoParquet is written with geopandas/pyarrow, the rest with pyogrio. Shapefile column names longer
-    than 10 characters are shortened (``stability_score`` -> ``stability``, ``prompt_type`` ->
+    GeoParquet is written with geopandas/pyarrow, the rest with pyogrio. A GeoDataFrame without CRS
+    holds pixel coordinates (plain images): it is written with the local engineering CRS
+    :data:`PIXEL_CRS_NAME`, so no GIS takes it for longitude/latitude, and GeoJSON (always read as
+    longitude/latitude) is refused. The GeoPackage layer defaults to the file stem made safe
+    (:func:`safe_layer_name`); a ``layer`` GeoPackage rejects is a one-line ``ValueError``. Shapefile
+    column names longer than 10 characters are shortened (``stability_score`` -> ``stability``, ``prompt_type`` ->
     ``prompt``); its sidecar files are moved into place before the ``.shp`` itself.
     """
     path = Path(path)
     driver = driver_for(path)
+    layer = _checked_layer(layer, path, driver)
+    if gdf.crs is None:  # pixel coordinates of a plain image
+        if driver == "GeoJSON":
+            raise ValueError(
+                f"{path.name}: GeoJSON is always read as longitude/latitude (RFC 7946), but these polygons are in "
+                "pixel coordinates (the image has no CRS); write .gpkg instead (marked as a pixel grid), or "
+                "georeference the image"
+            )
+        gdf = gdf.set_crs(PIXEL_CRS_WKT)
     if driver == "GeoParquet":
         with atomic_output(path) as tmp:
             gdf.to_parquet(tmp, index=False)
@@ -129,15 +180,28 @@ def write_vector(gdf, path, layer: str | None = None) -> Path:
     with atomic_output(path) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # GeoJSON driver notes a non-WGS84 CRS
-            pyogrio.write_dataframe(gdf, tmp, driver=driver, layer=layer or path.stem)
+            pyogrio.write_dataframe(gdf, tmp, driver=driver, layer=layer)
     return path
+
+
+def _checked_layer(layer, path: Path, driver: str) -> str:
+    """The layer name to write: the file stem made safe by default; a chosen one must be valid."""
+    if layer is None:
+        return safe_layer_name(path.stem) if driver == "GPKG" else path.stem
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a string, got {type(layer).__name__}")
+    problem = _layer_problem(layer) if driver == "GPKG" else None
+    if problem:
+        raise ValueError(f"layer name {layer!r} cannot be used in a GeoPackage: {problem}; "
+                         f"e.g. layer={safe_layer_name(layer)!r}")
+    return layer
 
 
 def _write_shapefile(gdf, path: Path) -> Path:
     import pyogrio
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.stem}.tmp-", dir=path.parent))
+    tmpdir = Path(tempfile.mkdtemp(prefix=temp_prefix(path.stem), dir=path.parent))
     try:
         pyogrio.write_dataframe(gdf, tmpdir / path.name, driver="ESRI Shapefile", encoding="UTF-8")
         for sidecar in _SHAPEFILE_SIDECARS:  # the .shp goes last: its presence means complete

@@ -82,8 +82,10 @@ class Masks:
 
     def select(self, index) -> Masks:
         """A new ``Masks`` holding the masks at ``index`` (int, slice, list or bool array)."""
-        idx = np.arange(len(self))[index]
-        idx = np.atleast_1d(idx)
+        try:
+            idx = np.atleast_1d(np.arange(len(self))[index])
+        except IndexError:
+            raise ValueError(f"index {index!r} is out of range for {len(self)} mask(s)") from None
 
         def take(a):
             return None if a is None else np.asarray(a)[idx]

@@ -41,7 +41,12 @@ __all__ = [
     "to_map_points",
     "prepare_prompts",
     "scene_bounds_text",
+    "MAX_PROMPTS",
 ]
+
+#: Most points (or boxes) one call takes: prompt work and memory grow with the count, and beyond this a
+#: prompts file belongs in tiled batches (``helpers.segment_tiled`` / ``python -m helpers segment``).
+MAX_PROMPTS = 100_000
 
 # A point may sit anywhere on the scene's footprint: pixel centres run 0..W-1, edges -0.5..W-0.5.
 _EDGE = 0.5
@@ -88,6 +93,14 @@ def _as_float_array(values, what: str) -> np.ndarray:
     return array
 
 
+def _check_count(array: np.ndarray, what: str) -> None:
+    if array.ndim == 2 and array.shape[0] > MAX_PROMPTS:
+        raise ValueError(
+            f"{array.shape[0]:,} {what} in one call; give at most {MAX_PROMPTS:,} (split them, or run a prompts "
+            "file tile by tile with helpers.segment_tiled / python -m helpers segment --prompts)"
+        )
+
+
 def _check_finite(array: np.ndarray, what: str) -> None:
     if not np.all(np.isfinite(array)):
         bad = np.flatnonzero(~np.isfinite(array).all(axis=-1))
@@ -103,6 +116,7 @@ def normalise_points(points) -> np.ndarray:
         raise ValueError("points is empty; give at least one (x, y) point or leave points=None")
     if array.ndim != 2 or array.shape[1] != 2:
         raise ValueError(f"points must be a list of (x, y) pairs, shape (N, 2); got shape {array.shape}")
+    _check_count(array, "points")
     _check_finite(array, "points")
     return array
 
@@ -136,6 +150,7 @@ def normalise_boxes(boxes) -> np.ndarray:
         raise ValueError("boxes is empty; give at least one (x0, y0, x1, y1) box or leave boxes=None")
     if array.ndim != 2 or array.shape[1] != 4:
         raise ValueError(f"boxes must be XYXY (x0, y0, x1, y1), shape (B, 4); got shape {array.shape}")
+    _check_count(array, "boxes")
     _check_finite(array, "boxes")
     flipped = (array[:, 2] < array[:, 0]) | (array[:, 3] < array[:, 1])
     if flipped.any():
@@ -214,9 +229,20 @@ def box_window(box, shape) -> tuple[slice, slice]:
 
 # ---- coordinate systems ---------------------------------------------------------------------------
 def _reproject(xy: np.ndarray, src, dst) -> np.ndarray:
+    """(N, 2) ``xy`` from ``src`` to ``dst``; points outside the projection's domain come back NaN/inf.
+
+    Raises:
+        ValueError: no transformation exists between the two CRSs (e.g. a local engineering CRS).
+    """
     if to_pyproj(src) == to_pyproj(dst):
         return xy.copy()
-    x, y = transformer(src, dst).transform(xy[:, 0], xy[:, 1])
+    try:
+        x, y = transformer(src, dst).transform(xy[:, 0], xy[:, 1], errcheck=False)
+    except Exception as error:  # noqa: BLE001 - pyproj raises ProjError/CRSError, not ValueError
+        raise ValueError(
+            f"cannot convert coordinates from {_crs_name(src)} to {_crs_name(dst)} "
+            f"({' '.join(str(error).split())[:120]}); give the prompts in {_crs_name(dst)} or in pixels (crs=None)"
+        ) from None
     return np.column_stack([x, y]).astype(np.float64)
 
 
@@ -235,7 +261,8 @@ def _map_to_pixel_edges(xy_map: np.ndarray, crs, scene: Scene) -> np.ndarray:
     """
     _require_georeferenced(scene, crs)
     xy = _reproject(xy_map, crs, scene.crs)
-    cols, rows = ~scene.transform * (xy[:, 0], xy[:, 1])  # affine.Affine maps coordinate arrays
+    with np.errstate(invalid="ignore"):  # NaN/inf from a failed reprojection: reported by _check_inside
+        cols, rows = ~scene.transform * (xy[:, 0], xy[:, 1])  # affine.Affine maps coordinate arrays
     return np.column_stack([cols, rows]).astype(np.float64)
 
 
@@ -279,7 +306,10 @@ def scene_bounds_text(scene: Scene, crs=None) -> str:
 
 
 def _crs_name(crs) -> str:
-    pcrs = to_pyproj(crs)
+    try:
+        pcrs = to_pyproj(crs)
+    except ValueError:
+        return str(crs)[:60]
     epsg = pcrs.to_epsg()
     return f"EPSG:{epsg}" if epsg else pcrs.name
 
@@ -304,7 +334,9 @@ def _check_inside(pixels: np.ndarray, scene: Scene, what: str, crs, original: np
         low, high, slack = 0.0, 0.0, _BOX_TOLERANCE
     else:
         low, high, slack = -_EDGE, _EDGE, 0.0
-    outside = (
+    # NaN/inf: a map coordinate outside its CRS's domain (lat/lon swapped, latitude > 90, projected
+    # numbers labelled EPSG:4326) does not reproject; NaN fails every comparison, so test it explicitly.
+    outside = ~np.isfinite(pixels).all(axis=1) | (
         (x < low - slack) | (x > scene.width - high + slack) | (y < low - slack) | (y > scene.height - high + slack)
     ).any(axis=1)
     if outside.any():

@@ -56,6 +56,10 @@ WINDOW_SIZE = 1024
 RASTER_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".jp2", ".img", ".vrt")
 """File endings :func:`preprocess` picks up when walking a folder (case-insensitive)."""
 
+MAX_SCENE_PIXELS = 10_000 * 10_000
+"""Largest scene :func:`read_scene` (and so ``model.set_image(path)``) reads at once: ~3.5 GB of working
+memory. Larger scenes go tile by tile through :func:`helpers.tiling.segment_tiled`, which reads windows."""
+
 
 @dataclass(frozen=True)
 class StretchStats:
@@ -219,6 +223,31 @@ def _is_georeferenced(ds) -> bool:
     return ds.crs is not None and not ds.transform.is_identity
 
 
+def _is_complex(dtype: str) -> bool:
+    return str(dtype).startswith("complex")
+
+
+def check_georeferencing_kept(source) -> None:
+    """Refuse, in one line, a raster whose georeferencing sam-rs's outputs cannot carry.
+
+    Masks, polygons and label rasters are placed with an affine transform and a CRS. A file placed
+    by ground control points or RPCs only (no geotransform), or with a geotransform but no CRS, would
+    come out in pixel coordinates, silently misplaced: it is refused with the way forward
+    (``preprocess`` keeps such georeferencing exactly; ``gdalwarp`` / ``gdal_edit.py`` fix the file).
+
+    Args:
+        source: a :class:`RasterSource`.
+
+    Raises:
+        UserInputError: see above.
+    """
+    from .errors import UserInputError
+
+    problem = source.georeferencing_problem
+    if problem:
+        raise UserInputError(problem)
+
+
 class RasterSource:
     """An open raster with a fixed band choice and scene-global stretch, read window by window.
 
@@ -264,8 +293,20 @@ class RasterSource:
         self.dtype = ds.dtypes[0]
         self.crs = ds.crs if _is_georeferenced(ds) else None
         self.transform = ds.transform if _is_georeferenced(ds) else None
+        gcps, gcp_crs = ds.gcps
+        self.gcps = (list(gcps), gcp_crs) if gcps else None
+        self.rpcs = ds.rpcs
+        self.file_crs = ds.crs
+        self.file_transform = None if ds.transform.is_identity else ds.transform
         self.sar = bool(sar)
-        self.sar_db_range = tuple(float(v) for v in sar_db_range)
+        self.sar_db_range = check_db_range(sar_db_range)
+        if _is_complex(self.dtype) and not self.sar:
+            raise ValueError(
+                f"{self.path.name} holds complex values ({self.dtype}, e.g. single-look complex SAR): pass "
+                "sar=True (--sar) to use the power |z|^2 in dB, or convert it to amplitude or power first"
+            )
+        if isinstance(stats_max_size, bool) or not isinstance(stats_max_size, (int, np.integer)) or stats_max_size < 1:
+            raise ValueError(f"stats_max_size must be a whole number of pixels >= 1, got {stats_max_size!r}")
         self.nodata = ds.nodata if nodata is None else float(nodata)
         self._nodata_override = nodata is not None
         self._palette = bands is None and ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette
@@ -289,6 +330,21 @@ class RasterSource:
         if len(self.stats.low) != len(self.bands):
             n_stats, n_bands = len(self.stats.low), len(self.bands)
             raise ValueError(f"stats have {n_stats} band(s) but {n_bands} band(s) are selected")
+
+    @property
+    def georeferencing_problem(self) -> str | None:
+        """Why outputs of this raster would be misplaced (see :func:`check_georeferencing_kept`), or ``None``."""
+        if self.transform is not None:
+            return None
+        name = self.path.name
+        if self.gcps is not None or self.rpcs is not None:
+            kind = "ground control points" if self.gcps is not None else "RPCs"
+            return (f"{name} is georeferenced by {kind} only (no geotransform): outputs would be in pixel "
+                    f"coordinates; warp it first (gdalwarp -t_srs EPSG:<code> {name} warped.tif)")
+        if self.file_transform is not None:
+            return (f"{name} has a geotransform but no CRS: outputs would carry coordinates nobody can place; "
+                    f"set its CRS first (gdal_edit.py -a_srs EPSG:<code> {name})")
+        return None
 
     # -- context manager ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -360,7 +416,8 @@ class RasterSource:
             valid = self._valid_mask(raw, kwargs)
         except RasterioIOError as exc:  # the header opened but the pixel data cannot be decoded
             raise _read_failure(self.path, exc) from None
-        data = raw.astype(np.float32)
+        # complex samples (SAR SLC; only read with sar=True): the power |z|^2, never the real part alone
+        data = np.square(np.abs(raw)).astype(np.float32) if np.iscomplexobj(raw) else raw.astype(np.float32)
         if self.sar:
             data = power_to_db(data)
             np.clip(data, *self.sar_db_range, out=data)
@@ -422,8 +479,13 @@ class RasterSource:
             meta=meta,
         )
 
-    def read_scene(self) -> Scene:
-        """The whole raster as one :class:`Scene` (use :meth:`read_window` for scenes larger than memory)."""
+    def read_scene(self, max_pixels: int = MAX_SCENE_PIXELS) -> Scene:
+        """The whole raster as one :class:`Scene` (use :meth:`read_window` for scenes larger than memory).
+
+        Raises:
+            ValueError: the raster has more than ``max_pixels`` pixels (checked before allocating).
+        """
+        _check_scene_size(self.width, self.height, self.path.name, max_pixels)
         return self.read_window(Window(0, 0, self.width, self.height))
 
     def windows(self, size: int = WINDOW_SIZE) -> Iterator[Window]:
@@ -446,6 +508,46 @@ class RasterSource:
         if bands.shape[0] == 1:
             bands = np.repeat(bands, 3, axis=0)
         return np.ascontiguousarray(np.moveaxis(bands, 0, -1))
+
+
+def walk_rasters(root, exclude=(), marker: str | None = None, recursive: bool = True) -> list[Path]:
+    """Raster files (:data:`RASTER_SUFFIXES`, any letter case) under folder ``root``, sorted.
+
+    Hidden files and folders are skipped, and so are the folders in ``exclude`` and (when ``marker``
+    is given) every sub-folder holding a file named ``marker``: the output trees of earlier runs, so
+    outputs are never taken for inputs.
+    """
+    import os
+
+    root = Path(root)
+    excluded = {Path(p).resolve() for p in exclude}
+    found = []
+    for current, dirs, files in os.walk(root):
+        here = Path(current)
+        dirs[:] = [] if not recursive else sorted(
+            d for d in dirs if not d.startswith(".") and (here / d).resolve() not in excluded
+            and not (marker and (here / d / marker).is_file()))
+        found.extend(here / f for f in files if not f.startswith(".") and Path(f).suffix.lower() in RASTER_SUFFIXES)
+    return sorted(found)
+
+
+def check_db_range(sar_db_range) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in sar_db_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"sar_db_range must be two numbers (low, high) in dB, got {sar_db_range!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"sar_db_range must be (low, high) in dB with low < high, e.g. (-30, 10); got ({low:g}, {high:g})")
+    return low, high
+
+
+def _check_scene_size(width: int, height: int, name: str, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ValueError(
+            f"{name} is {width}x{height} pixels ({width * height / 1e6:,.0f} M), more than one scene read "
+            f"allows ({max_pixels / 1e6:,.0f} M): segment it tile by tile with helpers.segment_tiled(model, "
+            "path) or 'python -m helpers segment', which read windows"
+        )
 
 
 def _intersect(window: Window, full: Window) -> Window | None:
@@ -482,10 +584,15 @@ def open_raster(path, **options) -> RasterSource:
     return RasterSource(path, **options)
 
 
-def read_scene(path, **options) -> Scene:
-    """Read a whole raster as an 8-bit RGB :class:`Scene` (keyword options as in :func:`open_raster`)."""
+def read_scene(path, max_pixels: int = MAX_SCENE_PIXELS, **options) -> Scene:
+    """Read a whole raster as an 8-bit RGB :class:`Scene` (keyword options as in :func:`open_raster`).
+
+    Args:
+        max_pixels: refuse (one-line ``ValueError``, before anything is allocated) rasters with more
+            pixels than this; read those tile by tile (:func:`helpers.tiling.segment_tiled`).
+    """
     with open_raster(path, **options) as source:
-        return source.read_scene()
+        return source.read_scene(max_pixels=max_pixels)
 
 
 def as_scene(image, **read_options) -> Scene:
@@ -514,6 +621,10 @@ __all__: Sequence[str] = (
     "as_scene",
     "check_bands",
     "open_dataset",
+    "check_georeferencing_kept",
+    "check_db_range",
+    "walk_rasters",
+    "MAX_SCENE_PIXELS",
     "open_raster",
     "parse_bands",
     "power_to_db",

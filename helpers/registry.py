@@ -40,6 +40,10 @@ class ModelSpec:
         md5: full md5 of the official file, when recorded (SAM file names embed its first 6 digits).
         source: where the integrity data comes from.
         description: one line for tables.
+        weights_only: the checkpoint loads with ``torch.load(weights_only=True)`` (tensors only). ``False``
+            for full pickles (ultralytics ``.pt``), which can run code when loaded: those are hashed at
+            every load (:mod:`helpers.weights`) and user-supplied ones are loaded with ultralytics' safe
+            loading.
     """
 
     name: str
@@ -53,6 +57,7 @@ class ModelSpec:
     md5: str | None = None
     source: str = ""
     description: str = ""
+    weights_only: bool = True
 
     @property
     def has_weights(self) -> bool:
@@ -103,8 +108,8 @@ _MOBILE = "https://github.com/ChaoningZhang/MobileSAM/raw/master/weights"
 _register(ModelSpec("sam_vit_h",      "sam",          "vit_h", f"{_SAM}/sam_vit_h_4b8939.pth",      "sam_vit_h_4b8939.pth",      2564550879, sha256="a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", md5="4b8939a88964f0f4ff5f5b2642c598a6", source="[micro-sam] sha256, [md5], [sizes]", description="SAM ViT-H (636M params), best quality, slowest"))  # noqa: E501
 _register(ModelSpec("sam_vit_l",      "sam",          "vit_l", f"{_SAM}/sam_vit_l_0b3195.pth",      "sam_vit_l_0b3195.pth",      1249524607, sha256="3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622", md5="0b3195507c641ddb6910d2bb5adee89c", source="[micro-sam] sha256, [md5], [sizes]", description="SAM ViT-L (308M params)"))  # noqa: E501
 _register(ModelSpec("sam_vit_b",      "sam",          "vit_b", f"{_SAM}/sam_vit_b_01ec64.pth",      "sam_vit_b_01ec64.pth",      375042383,  sha256="ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912", md5="01ec64d29a2fca3f0661936605ae66f8", source="[micro-sam] sha256, [md5], [sizes]", description="SAM ViT-B (91M params), the CPU-friendly SAM"))  # noqa: E501
-_register(ModelSpec("fastsam_x",      "fastsam",      "x",     f"{_ULTRA}/FastSAM-x.pt",            "FastSAM-x.pt",              144972346,  sha256="752cadc2828edb1cd4bc4f9eb587100631af06ea2108f4c9ed56df4755701e76", source="[fastsam]", description="FastSAM-x (YOLOv8x-seg, 68M params), ultralytics pickle"))  # noqa: E501
-_register(ModelSpec("fastsam_s",      "fastsam",      "s",     f"{_ULTRA}/FastSAM-s.pt",            "FastSAM-s.pt",              23851578,   sha256="c9f78716a81c7aff0d608ccc73e1b82ab3aaad86005049f6a92106a0be6d0844", source="[fastsam]", description="FastSAM-s (YOLOv8s-seg, 12M params), ultralytics pickle"))  # noqa: E501
+_register(ModelSpec("fastsam_x",      "fastsam",      "x",     f"{_ULTRA}/FastSAM-x.pt",            "FastSAM-x.pt",              144972346,  sha256="752cadc2828edb1cd4bc4f9eb587100631af06ea2108f4c9ed56df4755701e76", source="[fastsam]", description="FastSAM-x (YOLOv8x-seg, 68M params), ultralytics pickle", weights_only=False))  # noqa: E501
+_register(ModelSpec("fastsam_s",      "fastsam",      "s",     f"{_ULTRA}/FastSAM-s.pt",            "FastSAM-s.pt",              23851578,   sha256="c9f78716a81c7aff0d608ccc73e1b82ab3aaad86005049f6a92106a0be6d0844", source="[fastsam]", description="FastSAM-s (YOLOv8s-seg, 12M params), ultralytics pickle", weights_only=False))  # noqa: E501
 _register(ModelSpec("mobile_sam",     "mobile_sam",   "vit_t", f"{_MOBILE}/mobile_sam.pt",          "mobile_sam.pt",             40728226,   sha256="6dbb90523a35330fedd7f1d3dfc66f995213d81b29a5ca8108dbcdd4e37d6c2f", source="[mobilesam], [micro-sam]", description="MobileSAM (TinyViT encoder, 10M params) + SAM decoder"))  # noqa: E501
 _register(ModelSpec("sam2.1_hiera_t", "sam2",         "configs/sam2.1/sam2.1_hiera_t.yaml",  f"{_SAM21}/sam2.1_hiera_tiny.pt",      "sam2.1_hiera_tiny.pt",      156008466, sha256="7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69", source="[micro-sam] v2, [sizes]", description="SAM 2.1 Hiera-T (39M params)"))  # noqa: E501
 _register(ModelSpec("sam2.1_hiera_s", "sam2",         "configs/sam2.1/sam2.1_hiera_s.yaml",  f"{_SAM21}/sam2.1_hiera_small.pt",     "sam2.1_hiera_small.pt",     184416285, sha256="6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38", source="[micro-sam] v2, [sizes]", description="SAM 2.1 Hiera-S (46M params)"))  # noqa: E501

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import re
+import shutil
 import tempfile
 import time
 import warnings
@@ -35,16 +38,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import process_alive
 from .export import LabelRasterWriter
 from .maskops import boxes_from_masks
 from .prompts import to_pixel_boxes, to_pixel_points
-from .raster import as_scene, open_raster
+from .raster import as_scene, check_georeferencing_kept, open_raster
 from .render import overlay_labels
 from .scene import Scene
 from .vectorize import build_gdf, vectorize_labels, vectorize_masks
 
 __all__ = ["DEFAULT_TILE_SIZE", "DEFAULT_OVERLAP", "Tile", "TilingOptions", "tile_grid", "TiledResult",
-           "segment_tiled"]
+           "segment_tiled", "remove_stale_scratch", "SCRATCH_PREFIX"]
 
 # 1024 px is SAM's native input (its encoder resizes the long side to 1024): one tile = one encoder pass
 # at full resolution, no down-sampling. 128 px of overlap (12.5 % extra work per axis) exceeds the size
@@ -61,6 +65,10 @@ DEFAULT_STITCH_IOU = 0.5
 _FINAL_BLOCK = 1024
 _GDAL_CACHE_MB = 64
 _MODES = ("everything", "points", "boxes")
+#: Prompts predicted and merged together in prompted modes: bounds memory (one tile-sized mask each).
+PROMPT_CHUNK = 64
+#: Scratch folders in the temp dir are ``samrs-tiles-<pid>-XXXX``: those of dead processes are removed.
+SCRATCH_PREFIX = "samrs-tiles-"
 
 
 @dataclass(frozen=True)
@@ -225,6 +233,26 @@ class TiledResult:
         smoke = ", SMOKE" if self.smoke else ""
         return (f"TiledResult(n={len(self)}, scene={self.width}x{self.height}, tiles={len(self.tiles)}, "
                 f"skipped={len(self.skipped)}, model={self.model!r}{smoke})")
+
+
+def remove_stale_scratch(folder=None) -> list[Path]:
+    """Remove the scratch folders (``samrs-tiles-<pid>-*``) that killed runs left in the temp dir.
+
+    Only folders of processes no longer alive on this machine are removed (never a running one's).
+    """
+    folder = Path(folder or tempfile.gettempdir())
+    pattern = re.compile(rf"^{re.escape(SCRATCH_PREFIX)}(\d+)-")
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match and entry.is_dir() and not entry.is_symlink() and not process_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 # ---- sources --------------------------------------------------------------------------------------
@@ -443,28 +471,36 @@ def _background_in_tile(background: np.ndarray, tile: Tile) -> np.ndarray:
 
 
 def _run_tile(model, scene: Scene, mode: str, params: dict, tile_prompts, tile: Tile, background: np.ndarray):
-    """Masks for one tile: bool (N, h, w), scores, stability (or None), prompt indexes (or None)."""
+    """Masks for one tile, in chunks: yields (bool (N, h, w), scores, stability or None, prompt indexes or
+    None, prompt type, number of prompts done).
+
+    ``"everything"`` is one chunk. Prompted modes yield :data:`PROMPT_CHUNK` prompts at a time, so memory
+    stays bounded (never one tile-sized mask per prompt of the whole tile at once) and time grows
+    linearly with the number of prompts.
+    """
     if mode == "everything":
         result = model.set_image(scene).generate(**params)
-        stability = result.stability_scores
-        return result.masks, result.scores, stability, None, result.prompt_type or "everything"
+        yield result.masks, result.scores, result.stability_scores, None, result.prompt_type or "everything", 0
+        return
     model.set_image(scene)
     negatives = _background_in_tile(background, tile)
-    masks, scores, indexes = [], [], []
-    for index, prompt in tile_prompts:
-        local = np.asarray(prompt, dtype=np.float64).copy()
-        local[0::2] -= tile.col_off
-        local[1::2] -= tile.row_off
-        if mode == "points":
-            points = np.concatenate([local[None], negatives])
-            labels = np.r_[1, np.zeros(len(negatives), dtype=np.int32)]
-            result = model.predict(points=points, labels=labels, multimask=True, **params).best()
-        else:
-            result = model.predict(boxes=local[None], multimask=False, **params).best()
-        masks.append(result.masks[0])
-        scores.append(float(result.scores[0]))
-        indexes.append(index)
-    return np.stack(masks), np.asarray(scores, np.float32), None, np.asarray(indexes), mode
+    for start in range(0, len(tile_prompts), PROMPT_CHUNK):
+        masks, scores, indexes = [], [], []
+        chunk = tile_prompts[start:start + PROMPT_CHUNK]
+        for index, prompt in chunk:
+            local = np.asarray(prompt, dtype=np.float64).copy()
+            local[0::2] -= tile.col_off
+            local[1::2] -= tile.row_off
+            if mode == "points":
+                points = np.concatenate([local[None], negatives])
+                labels = np.r_[1, np.zeros(len(negatives), dtype=np.int32)]
+                result = model.predict(points=points, labels=labels, multimask=True, **params).best()
+            else:
+                result = model.predict(boxes=local[None], multimask=False, **params).best()
+            masks.append(result.masks[0])
+            scores.append(float(result.scores[0]))
+            indexes.append(index)
+        yield np.stack(masks), np.asarray(scores, np.float32), None, np.asarray(indexes), mode, len(chunk)
 
 
 def _model_name(model) -> str:
@@ -535,6 +571,8 @@ def segment_tiled(
         params.setdefault("progress", False)
     src, opened = _open_source(source, dict(read_options or {}))
     try:
+        if opened:  # outputs in pixel coordinates of a GCP-only / CRS-less file would be misplaced
+            check_georeferencing_kept(src)
         with _embedding_cache(model, opts.cache_embeddings):
             return _segment(model, src, mode, prompts, params, out_path, opts)
     finally:
@@ -554,7 +592,8 @@ def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -
     if mode != "everything":
         pixel, labels = _pixel_prompts(prompts, mode, src)
         foreground = np.flatnonzero(labels == 1)
-        background = pixel[labels == 0]
+        if mode == "points":  # background points only exist in points mode (boxes are all objects)
+            background = pixel[labels == 0]
         owner = _assign_prompts(pixel[foreground], tiles)
         prompt_tiles = {t.id: [(i, pixel[i]) for i in foreground[owner == t.id]] for t in tiles}
     inst = _Instances()
@@ -565,12 +604,17 @@ def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -
     done: list[Tile] = []
     skipped: list[int] = []
     prompt_type = mode
-    workdir = tempfile.TemporaryDirectory(prefix="samrs-tiles-")
+    remove_stale_scratch()
+    workdir = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
     with workdir, rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_MB):
         work = LabelRasterWriter(Path(workdir.name) / "work.tif", src.width, src.height, compress="zstd")
         try:
-            bar = tqdm(tiles, desc="tiles", unit="tile", disable=not opts.progress)
-            for tile in bar:
+            if prompt_tiles is None:
+                bar = tqdm(total=len(tiles), desc="tiles", unit="tile", disable=not opts.progress)
+            else:  # prompted: progress in prompts, which is where the time goes
+                bar = tqdm(total=sum(map(len, prompt_tiles.values())), desc="prompts", unit="prompt",
+                           disable=not opts.progress)
+            for tile in tiles:
                 if prompt_tiles is not None and not prompt_tiles[tile.id]:
                     skipped.append(tile.id)
                     continue
@@ -578,17 +622,22 @@ def _segment(model, src, mode, prompts, params, out_path, opts: TilingOptions) -
                 valid = scene.valid
                 if valid is not None and not valid.any():
                     skipped.append(tile.id)  # nodata only: nothing to segment
+                    bar.update(1 if prompt_tiles is None else len(prompt_tiles[tile.id]))
                     continue
                 _paint_preview(preview, scene.image, tile, step)
-                masks, scores, stability, prompt_index, prompt_type = _run_tile(
-                    model, scene, mode, params, None if prompt_tiles is None else prompt_tiles[tile.id], tile,
-                    background)
-                if valid is not None:
-                    masks = masks & valid[None]
-                _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, counts,
-                            candidates if keep_tile_polygons else None, opts, mode)
+                for masks, scores, stability, prompt_index, prompt_type, n_prompts in _run_tile(  # noqa: B007
+                        model, scene, mode, params, None if prompt_tiles is None else prompt_tiles[tile.id], tile,
+                        background):
+                    if valid is not None:
+                        masks = masks & valid[None]
+                    _merge_tile(tile, masks, scores, stability, prompt_index, work, inst, done, counts,
+                                candidates if keep_tile_polygons else None, opts, mode)
+                    bar.update(n_prompts)
+                    bar.set_postfix(masks=counts["kept"], refresh=False)
                 done.append(tile)
-                bar.set_postfix(masks=counts["kept"], refresh=False)
+                if prompt_tiles is None:
+                    bar.update(1)
+            bar.close()
             work.dataset.close()  # flush: the relabelling pass reads the file
             timings = {"tiles": time.perf_counter() - start}
             roots, final = inst.roots_lut()

@@ -18,6 +18,7 @@ from .maskops import boxes_from_masks
 
 __all__ = ["vectorize_masks", "vectorize_labels", "pixel_to_map", "build_gdf", "vectorize_raster"]
 
+_LAYER_TRIES = 8  # vectorize_masks tries a mask on the last this many layers only (see _layers)
 VECTORIZE_BLOCK = 2048  # label raster block side read at once: memory ~ 16 MB of uint32 per block
 
 
@@ -108,7 +109,9 @@ def _layers(masks: np.ndarray, mask_boxes: np.ndarray) -> list[list[int]]:
             continue
         rows, cols = _bbox_slices(mask_boxes, i)
         crop = crops[i]
-        for layer, occ in zip(layers, occupied, strict=True):
+        # Only the last few layers are tried: heavily overlapping masks (many prompts on one object)
+        # would otherwise make this quadratic; a mask that fits none gets its own layer.
+        for layer, occ in zip(layers[-_LAYER_TRIES:], occupied[-_LAYER_TRIES:], strict=True):
             if not (occ[rows, cols] & crop).any():
                 layer.append(int(i))
                 occ[rows, cols] |= crop
@@ -118,6 +121,8 @@ def _layers(masks: np.ndarray, mask_boxes: np.ndarray) -> list[list[int]]:
             occ[rows, cols] = crop
             layers.append([int(i)])
             occupied.append(occ)
+            if len(occupied) > _LAYER_TRIES:
+                occupied[-_LAYER_TRIES - 1] = None  # never tried again: free its scene-sized array
     return layers
 
 
@@ -182,6 +187,15 @@ def build_gdf(pixel_geoms, columns: dict, crs, transform, model: str = "", promp
     import geopandas as gpd
     import shapely
 
+    from .crs import to_pyproj
+
+    if simplify is not None and (isinstance(simplify, bool) or not isinstance(simplify, (int, float, np.number))
+                                 or not np.isfinite(simplify) or simplify < 0):
+        raise ValueError(f"simplify must be a tolerance in pixels >= 0 (or None for exact footprints), got {simplify!r}")
+    if to_crs is not None:
+        if crs is None:
+            raise ValueError("to_crs given but the masks have no CRS (plain image, pixel coordinates)")
+        to_crs = to_pyproj(to_crs)  # an unknown CRS fails here, in one line, before any work
     geoms = pixel_to_map(np.asarray(pixel_geoms, dtype=object), transform)
     invalid = ~shapely.is_valid(geoms)
     if invalid.any():  # polygonised pixel footprints are valid; this is a guard, not a repair path
@@ -197,8 +211,6 @@ def build_gdf(pixel_geoms, columns: dict, crs, transform, model: str = "", promp
         geoms = shapely.simplify(geoms, float(simplify) * _pixel_size(transform), preserve_topology=True)
     gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs)
     if to_crs is not None:
-        if crs is None:
-            raise ValueError("to_crs given but the masks have no CRS (plain image, pixel coordinates)")
         gdf = gdf.to_crs(to_crs)
     gdf.attrs.update({"smoke": bool(smoke), "model": model})
     return gdf

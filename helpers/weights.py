@@ -16,11 +16,18 @@ How a download works (:func:`ensure_weights`)
 
 Security
     SAM, MobileSAM and SAM 2 checkpoints are plain state dicts and the backends load them with
-    ``torch.load(..., weights_only=True)``. Ultralytics ``.pt`` files (FastSAM) are full pickles that
-    can run code when loaded: backends load them only from a path returned by :func:`ensure_weights`
-    (verified against the registry hashes) or from a path the user passed explicitly
-    (``load_model(name, weights=PATH)``: the user vouches for that file). :func:`is_verified` tells
-    which case a path is.
+    ``torch.load(..., weights_only=True)``. Ultralytics ``.pt`` files (FastSAM,
+    ``ModelSpec.weights_only=False``) are full pickles that can run code when loaded. They are loaded
+    unrestricted only from a path returned by :func:`ensure_weights`, which hashes such files at EVERY
+    call: the ``.verified`` stamp records only public facts (registry hash, size, modification time),
+    so anyone who can write to a shared cache folder could forge it, and it may spare re-hashing only
+    for ``weights_only`` formats. A FastSAM file the user passes explicitly (``load_model(name,
+    weights=PATH)``) is loaded with ultralytics' safe loading (``weights_only`` plus an allow-list of
+    ultralytics classes), unless the caller opts out with ``safe_load=False``.
+
+    A shared weights folder (``SAMRS_CACHE_DIR`` on a class server or USB stick) therefore needs to
+    be trusted only for availability: a replaced file fails verification (one line) and is never
+    loaded, but whoever can write there can delete files or make downloads fail.
 """
 
 from __future__ import annotations
@@ -71,7 +78,8 @@ def download_url(spec: ModelSpec) -> str:
 
 
 def cache_status(name: str, dest=None) -> str:
-    """``"verified"``, ``"cached"`` (right size, hashes not checked yet), ``"bad size"`` or ``"no"``.
+    """``"verified"``, ``"cached"`` (right size, hashes not checked yet, or a pickle format, hashed at
+    every load), ``"bad size"`` or ``"no"``.
 
     Cheap (no hashing), for tables such as ``python -m helpers models``.
     """
@@ -90,7 +98,8 @@ def is_verified(name: str, path) -> bool:
     """True when ``path`` is ``name``'s registry checkpoint and its size and hashes match the registry.
 
     Hashes are computed once per file and remembered in a ``.verified`` stamp next to it (invalidated
-    when the file's size or modification time changes). A path the user passed explicitly is not
+    when the file's size or modification time changes); pickle formats (``spec.weights_only`` false)
+    are hashed at every call, since a stamp can be forged. A path the user passed explicitly is not
     "verified" in this sense: loading it is the user's decision.
     """
     spec = get_spec(name)
@@ -190,8 +199,13 @@ def _install_stream(spec: ModelSpec, stream, target: Path, total, progress: bool
         hashers = _new_hashers(spec)
         received = 0
         # plain open (not mkstemp's 0600): the file gets the umask's permissions, for shared class folders
+        # Never more than the registry size (plus one byte to notice): a mirror streaming without a
+        # Content-Length must not fill the disk.
+        limit = spec.size if spec.size is not None else total
         with open(tmp, "xb") as out, _progress_bar(total, desc, progress) as bar:
-            while chunk := stream.read(CHUNK_BYTES):
+            while chunk := stream.read(CHUNK_BYTES if limit is None else max(1, min(CHUNK_BYTES, limit + 1 - received))):
+                if limit is not None and received + len(chunk) > limit:
+                    raise WeightsUnavailableError(f"the server sent more than the registry size ({limit} bytes)")
                 out.write(chunk)
                 for hasher in hashers.values():
                     hasher.update(chunk)
@@ -267,6 +281,8 @@ def _write_stamp(spec: ModelSpec, path: Path) -> None:
 def _stamp_valid(spec: ModelSpec, path: Path) -> bool:
     if not (spec.sha256 or spec.sha256_prefix):
         return False  # nothing to remember beyond the size
+    if not spec.weights_only:
+        return False  # a pickle runs code when loaded: hash it every time, never trust a (forgeable) stamp
     try:
         return _stamp_path(path).read_text() == _stamp_text(spec, path)
     except OSError:

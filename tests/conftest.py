@@ -94,3 +94,12 @@ def fake_dataset():
     """``fake_dataset(root, size=(256, 256), seed=0) -> {name: path}``: the fake data set of
     ``data/make_fake_data.py`` (synthetic GeoTIFFs with a real CRS, labels, a PNG, a broken file)."""
     return _load_fake_data_script().write_fake_dataset
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fresh_smoke_warnings():
+    """Every test module sees the untrained-weights warning of its own first load (the package warns once per
+    file and process, which would make modules depend on their order)."""
+    import helpers.models
+
+    helpers.models._warned.clear()

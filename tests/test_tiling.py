@@ -169,6 +169,16 @@ def test_points_mode_one_instance_per_prompt_in_map_coordinates(scene):
     assert result.gdf.sort_values("prompt_index")["area_px"].tolist() == [(gt == 1).sum(), (gt == 7).sum()]
 
 
+
+def test_boxes_mode_one_instance_per_box(scene):
+    # Box prompts have no background points: the mode must not try to place any (it used to fail).
+    path, gt = scene
+    boxes = [(185, 45, 216, 76), (50, 290, 71, 311)]  # XYXY pixel edges around objects 1 and 7
+    result = segment_tiled(ThresholdModel(), path, tile_size=TILE, overlap=OVERLAP, mode="boxes",
+                           prompts={"boxes": boxes}, progress=False)
+    assert sorted(result.gdf["prompt_index"]) == [0, 1]
+    assert result.gdf.sort_values("prompt_index")["area_px"].tolist() == [(gt == 1).sum(), (gt == 7).sum()]
+
 def test_in_memory_scene_and_bad_mode(scene):
     from helpers.raster import read_scene
 
@@ -251,7 +261,7 @@ def test_a_partitioning_backend_gives_the_same_partition_tiled_and_whole():
     result stays a partition (no overlapping polygons, label raster and vectors agree)."""
     image = _separated_squares()
     model = helpers.load_model("conventional")
-    params = {"sigma": 0.0, "max_masks": 10**6}  # no pre-smoothing: Felzenszwalb is then local on this scene
+    params = {"sigma": 0.0, "max_masks": 5000}  # no pre-smoothing: Felzenszwalb is then local on this scene
     whole = model.set_image(image).generate(**params).extra["labels"]
     tiled = segment_tiled(model, image, tile_size=160, overlap=48, progress=False, params=params)
     labels = tiled.preview_labels  # the whole label raster: the scene is smaller than the preview size

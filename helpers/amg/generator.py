@@ -124,13 +124,22 @@ def _decode_points(sam, features, points_input: np.ndarray, iou_thresh: float):
     return low_res.flatten(0, 1), iou.flatten(0, 1), rows
 
 
-def _process_batch(sam, features, points, p, geometry, input_hw, crop_hw, crop_box, image_box, out):
+def _decode_with(decoder, features, points_input: np.ndarray):
+    """:func:`_decode_points` through a replacement decoder (every point decoded)."""
+    low_res, iou = decoder(features, points_input)
+    return low_res.flatten(0, 1), iou.flatten(0, 1), torch.arange(iou.numel())
+
+
+def _process_batch(sam, features, points, p, geometry, input_hw, crop_hw, crop_box, image_box, out, decoder=None):
     from segment_anything.utils.transforms import ResizeLongestSide
 
     size = sam.image_encoder.img_size
     points_input = ResizeLongestSide(size).apply_coords(points, crop_hw)
     iou_thresh = float(p["pred_iou_thresh"])
-    low_res, iou, rows = _decode_points(sam, features, points_input, iou_thresh)
+    if decoder is None:
+        low_res, iou, rows = _decode_points(sam, features, points_input, iou_thresh)
+    else:
+        low_res, iou, rows = _decode_with(decoder, features, points_input)
     points3 = np.repeat(points, len(iou) // len(points), axis=0)
     keep = torch.ones_like(iou, dtype=torch.bool)
     if iou_thresh > 0.0:
@@ -143,7 +152,8 @@ def _process_batch(sam, features, points, p, geometry, input_hw, crop_hw, crop_b
     idx = torch.nonzero(keep)[:, 0]
     if len(idx) == 0:
         return
-    on_cpu = official_postprocess(sam) and low_res.device.type == "cpu"  # an accelerator prefers one batched resize
+    # (a replacement decoder's logits are upscaled as segment-anything's postprocess_masks does)
+    on_cpu = (decoder is not None or official_postprocess(sam)) and low_res.device.type == "cpu"  # a GPU prefers one resize
     if on_cpu and p["stability_score_thresh"] == 0.0:
         # Nothing needs a mask before NMS (no stability filter): exact boxes now, masks for NMS survivors only.
         boxes = geometry.boxes(low_res[rows[idx]], threshold)
@@ -164,7 +174,7 @@ def _process_batch(sam, features, points, p, geometry, input_hw, crop_hw, crop_b
     out.add([pieces[i] for i in picked], boxes[chosen], iou[idx][chosen], stability[chosen], points3[idx[chosen].cpu().numpy()])
 
 
-def _process_crop(sam, image, encode, crop_box, grid, p, image_hw, bar):
+def _process_crop(sam, image, encode, crop_box, grid, p, image_hw, bar, decoder=None):
     """Candidates of one crop after its box NMS, in image coordinates (the official ``_process_crop``)."""
     from segment_anything.utils.transforms import ResizeLongestSide
 
@@ -172,8 +182,8 @@ def _process_crop(sam, image, encode, crop_box, grid, p, image_hw, bar):
     crop = np.ascontiguousarray(image[y0:y1, x0:x1])
     crop_hw = crop.shape[:2]
     features = encode(crop)
-    device = next(sam.parameters()).device
-    features = features.to(device)
+    if decoder is None:
+        features = features.to(next(sam.parameters()).device)
     size = sam.image_encoder.img_size
     input_hw = ResizeLongestSide.get_preprocess_shape(crop_hw[0], crop_hw[1], size)
     low = sam.prompt_encoder.mask_input_size[0]
@@ -183,11 +193,12 @@ def _process_crop(sam, image, encode, crop_box, grid, p, image_hw, bar):
     found = _Candidates()
     batch = int(p["points_per_batch"])
     for start in range(0, len(points), batch):
-        _process_batch(sam, features, points[start : start + batch], p, geometry, input_hw, crop_hw, crop_box, image_box, found)
+        _process_batch(sam, features, points[start : start + batch], p, geometry, input_hw, crop_hw, crop_box, image_box,
+                       found, decoder)
         bar.update(1)
     boxes, iou, stability, pts = found.tensors()
     keep = batched_nms(boxes.float(), iou, torch.zeros(len(boxes)), iou_threshold=p["box_nms_thresh"]).numpy()
-    _materialise(sam, features, found, keep, p, geometry, boxes, stability)
+    _materialise(sam, features, found, keep, p, geometry, boxes, stability, decoder)
     offset = torch.tensor([x0, y0, x0, y0])
     return {
         "boxes": boxes[keep] + offset,
@@ -199,7 +210,8 @@ def _process_crop(sam, image, encode, crop_box, grid, p, image_hw, bar):
     }
 
 
-def _materialise(sam, features, found: _Candidates, keep: np.ndarray, p: dict, geometry, boxes, stability) -> None:
+def _materialise(sam, features, found: _Candidates, keep: np.ndarray, p: dict, geometry, boxes, stability,
+                 decoder=None) -> None:
     """Compute the masks of deferred candidates that survived NMS (in place: ``found.pieces``, ``boxes`` and
     ``stability`` at their rows), decoding their points again, ``points_per_batch`` at a time."""
     deferred = np.array([i for i in keep if found.pieces[i] is None], dtype=np.int64)
@@ -210,7 +222,10 @@ def _materialise(sam, features, found: _Candidates, keep: np.ndarray, p: dict, g
     for start in range(0, len(deferred), batch):
         rows_here = deferred[start : start + batch]
         # every point decoded: its candidate passed pred_iou_thresh once, rounding must not drop it now
-        low_res, _, rows = _decode_points(sam, features, inputs[rows_here], 0.0)
+        if decoder is None:
+            low_res, _, rows = _decode_points(sam, features, inputs[rows_here], 0.0)
+        else:
+            low_res, _, rows = _decode_with(decoder, features, inputs[rows_here])
         candidates = len(rows) // len(rows_here)
         chosen = rows[np.arange(len(rows_here)) * candidates + which[rows_here]]
         pieces, new_boxes, new_stability = geometry.upscale(low_res[chosen], sam.mask_threshold,
@@ -240,7 +255,7 @@ def _clean_small_regions(masks: np.ndarray, min_area: float, nms_thresh: float):
 
 # ---- entry point ---------------------------------------------------------------------------------------
 @torch.no_grad()
-def generate_sam(sam, image: np.ndarray, encode, *, progress: bool = True, **params) -> dict:
+def generate_sam(sam, image: np.ndarray, encode, *, progress: bool = True, decoder=None, **params) -> dict:
     """Automatic mask generation with a segment-anything ``Sam`` model.
 
     Args:
@@ -250,6 +265,11 @@ def generate_sam(sam, image: np.ndarray, encode, *, progress: bool = True, **par
             crop (the whole image first, then each crop box); ``SamModel.encode`` caches both.
         progress: ``True`` shows a tqdm bar over point batches when on a terminal; ``False`` never does
             (not an official parameter; see :data:`AMG_RUN_OPTION_DOCS`).
+        decoder: replaces the model's prompt encoder + mask decoder (e.g. an ONNX Runtime graph):
+            ``decoder(features, coords) -> (low_res, iou)`` with ``coords`` float64 (B, 2) single
+            foreground points in the encoder frame and torch tensors ``low_res`` (B, 3, 256, 256) float32
+            on the CPU and ``iou`` (B, 3), SAM's three candidates. ``sam`` then only provides the geometry
+            (``image_encoder.img_size``, ``prompt_encoder.mask_input_size``, ``mask_threshold``).
         **params: any of :data:`AMG_DEFAULTS` (segment-anything's defaults); see :data:`AMG_PARAM_DOCS`.
 
     Returns:
@@ -278,7 +298,7 @@ def generate_sam(sam, image: np.ndarray, encode, *, progress: bool = True, **par
     bar = tqdm(total=n_batches, desc="SAM everything", unit="batch", leave=False, disable=None if progress else True)
     with bar:
         for crop_box, layer in zip(crop_boxes, layers):
-            parts.append(_process_crop(sam, image, encode, crop_box, grids[layer], p, image_hw, bar))
+            parts.append(_process_crop(sam, image, encode, crop_box, grids[layer], p, image_hw, bar, decoder))
     data = {key: _join([part[key] for part in parts]) for key in parts[0]}
     if len(crop_boxes) > 1 and len(data["iou"]):
         # prefer masks from smaller crops when the same object is found in several

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AMG_DEFAULTS", "AMG_PARAM_DOCS", "AMG_CONTROLS", "check_amg_params", "layer_point_grids"]
+from ..backends.base import check_bool, check_float, check_int
+
+__all__ = ["AMG_DEFAULTS", "AMG_PARAM_DOCS", "AMG_CONTROLS", "check_amg_params", "check_amg_values",
+           "layer_point_grids", "MAX_POINTS_PER_SIDE", "MAX_CROP_N_LAYERS", "MAX_POINTS_PER_BATCH", "check_int",
+           "check_float", "check_bool"]
+
+# Limits that keep one generate() call within a laptop's time and memory: crop layer i adds 4**i crops
+# (crop_n_layers=50 tried to build grids for 4**50 crops), and every point is one decoder prompt.
+MAX_POINTS_PER_SIDE = 128  # 16,384 prompts per crop (the official default is 32)
+MAX_CROP_N_LAYERS = 3  # 1 + 4 + 16 + 64 = 85 crops encoded
+MAX_POINTS_PER_BATCH = 4096
+MAX_GRID_POINTS = MAX_POINTS_PER_SIDE**2
 
 
 # The official SamAutomaticMaskGenerator defaults (segment-anything 1.0), tuned for ViT-H on photos.
@@ -53,6 +64,45 @@ AMG_PARAM_DOCS: dict[str, str] = {
 
 
 # ---- parameters --------------------------------------------------------------------------------------
+def check_amg_values(p: dict) -> dict:
+    """Check (in place, and return) the values of the automatic-generator parameters present in ``p``.
+
+    Shared by SAM / MobileSAM (:func:`check_amg_params`) and SAM 2, whose generators take the same
+    names. Limits: ``points_per_side`` <= :data:`MAX_POINTS_PER_SIDE`, ``crop_n_layers`` <=
+    :data:`MAX_CROP_N_LAYERS`, ``points_per_batch`` <= :data:`MAX_POINTS_PER_BATCH`.
+    """
+    ints = {"points_per_side": (1, MAX_POINTS_PER_SIDE), "points_per_batch": (1, MAX_POINTS_PER_BATCH),
+            "crop_n_layers": (0, MAX_CROP_N_LAYERS), "crop_n_points_downscale_factor": (1, 64)}
+    for name, (low, high) in ints.items():
+        if name in p:
+            check_int(p, name, low, high, none_ok=name == "points_per_side")
+    for name in ("pred_iou_thresh", "stability_score_thresh", "box_nms_thresh", "crop_nms_thresh",
+                 "crop_overlap_ratio"):
+        if name in p:
+            check_float(p, name, 0.0, 1.0)
+    if "stability_score_offset" in p:
+        check_float(p, "stability_score_offset", 0.0, 100.0, low_open=True)
+    if "mask_threshold" in p:
+        check_float(p, "mask_threshold", -100.0, 100.0)
+    if "min_mask_region_area" in p:
+        check_float(p, "min_mask_region_area", 0.0)
+    for name in ("use_m2m", "multimask_output"):
+        if name in p:
+            check_bool(p, name)
+    if p.get("point_grids") is not None:
+        try:
+            grids = [np.asarray(g, dtype=np.float64) for g in p["point_grids"]]
+        except (TypeError, ValueError):
+            raise ValueError("point_grids must be a list of (N, 2) arrays of (x, y) in [0, 1]") from None
+        layers = int(p.get("crop_n_layers", 0)) + 1
+        if len(grids) < layers or any(g.ndim != 2 or g.shape[1] != 2 for g in grids):
+            raise ValueError(f"point_grids must hold one (N, 2) array per crop layer ({layers})")
+        if any(len(g) > MAX_GRID_POINTS or not np.isfinite(g).all() for g in grids):
+            raise ValueError(f"point_grids must hold finite (x, y) values, at most {MAX_GRID_POINTS:,} points per grid")
+        p["point_grids"] = grids
+    return p
+
+
 def check_amg_params(params: dict) -> dict:
     """Merge ``params`` with :data:`AMG_DEFAULTS`; ``ValueError`` (one line) for unknown names or bad values."""
     unknown = sorted(set(params) - set(AMG_DEFAULTS))
@@ -63,22 +113,7 @@ def check_amg_params(params: dict) -> dict:
         p["points_per_side"] = None  # an explicit grid replaces the default 32x32 grid
     if (p["points_per_side"] is None) == (p["point_grids"] is None):
         raise ValueError("give exactly one of points_per_side or point_grids")
-    for name in ("points_per_batch", "crop_n_points_downscale_factor"):
-        if int(p[name]) < 1:
-            raise ValueError(f"{name} must be >= 1, got {p[name]}")
-    if p["points_per_side"] is not None and int(p["points_per_side"]) < 1:
-        raise ValueError(f"points_per_side must be >= 1, got {p['points_per_side']}")
-    if int(p["crop_n_layers"]) < 0 or float(p["min_mask_region_area"]) < 0:
-        raise ValueError("crop_n_layers and min_mask_region_area must be >= 0")
-    for name in ("box_nms_thresh", "crop_nms_thresh", "crop_overlap_ratio"):
-        if not 0.0 <= float(p[name]) <= 1.0:
-            raise ValueError(f"{name} must be in [0, 1], got {p[name]}")
-    if p["point_grids"] is not None:
-        grids = [np.asarray(g, dtype=np.float64) for g in p["point_grids"]]
-        if len(grids) < int(p["crop_n_layers"]) + 1 or any(g.ndim != 2 or g.shape[1] != 2 for g in grids):
-            raise ValueError(f"point_grids must hold one (N, 2) array per crop layer ({int(p['crop_n_layers']) + 1})")
-        p["point_grids"] = grids
-    return p
+    return check_amg_values(p)
 
 
 def layer_point_grids(p: dict) -> list[np.ndarray]:

@@ -68,6 +68,18 @@ class Backend:
             baseline segments with them); otherwise prompted runs take no parameters.
         partitions: whether ``generate`` partitions the image (every pixel in at most one mask, no
             overlaps, like the conventional baseline); tiled runs then keep the result a partition.
+        build_video: ``build_video(spec, checkpoint: Path | None, device, **options)`` -> the family's
+            official video predictor (a ``sam2.sam2_video_predictor.SAM2VideoPredictor``), which tracks
+            prompted objects through a sequence of frames (:mod:`helpers.timeseries`); ``None`` for a
+            family without one. ``video_options`` documents its options.
+        video_options: ``build_video`` option -> one line of documentation.
+        runtime: what executes the network: ``"torch"`` (PyTorch) or ``"onnx"`` (ONNX Runtime).
+            ``load_model(name, runtime=...)`` picks the family's declaration for that runtime
+            (:func:`helpers.backends.backend_for`).
+        export_onnx: ``(model, out_dir, *, opset, quantize, dynamo) -> ExportInfo``: writes the model's
+            ONNX graphs and ``manifest.json`` into ``out_dir`` (``None``: no ONNX export).
+        weights_folder: whether ``weights`` may be a folder (an ONNX export) instead of a checkpoint file;
+            the backend then reads the smoke flag from the folder's manifest itself.
     """
 
     family: str
@@ -81,10 +93,20 @@ class Backend:
     prompts: tuple = ("points", "boxes")
     predict_params: bool = False
     partitions: bool = False
+    build_video: Callable | None = None
+    video_options: dict = field(default_factory=dict)
+    runtime: str = "torch"
+    export_onnx: Callable | None = None
+    weights_folder: bool = False
 
     @property
     def has_weights(self) -> bool:
         return self.write_smoke_checkpoint is not None
+
+    @property
+    def can_track(self) -> bool:
+        """Whether the family has a video predictor (``build_video``) to track objects through time."""
+        return self.build_video is not None
 
     def generate_parameters(self) -> list[str]:
         """Every name ``generate`` accepts: the family's parameters plus :data:`RUN_OPTIONS`."""
@@ -97,6 +119,39 @@ def split_run_options(params: dict) -> tuple[dict, dict]:
     if "progress" in run and not isinstance(run["progress"], (bool, np.bool_)):
         raise ValueError(f"progress must be True or False, got {run['progress']!r}")
     return {**RUN_OPTIONS, **run}, {k: v for k, v in params.items() if k not in RUN_OPTIONS}
+
+
+# ---- value checks for generate parameters (one line each, naming the parameter) ---------------------
+def check_int(params: dict, name: str, low: int, high: int | None = None, none_ok: bool = False) -> None:
+    """``params[name]`` must be a whole number in ``[low, high]`` (stored back as ``int``); one-line ValueError."""
+    value = params[name]
+    if value is None and none_ok:
+        return
+    whole = isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer())
+    if isinstance(value, (bool, np.bool_)) or not whole or value < low or (high is not None and value > high):
+        limits = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{name} must be a whole number {limits}, got {value!r}")
+    params[name] = int(value)
+
+
+def check_float(params: dict, name: str, low: float, high: float | None = None, low_open: bool = False) -> None:
+    """``params[name]`` must be a finite number in ``[low, high]`` (``(low, high]`` with ``low_open``)."""
+    value = params[name]
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if (not number or not np.isfinite(value) or value < low or (low_open and value == low)
+            or (high is not None and value > high)):
+        left = "(" if low_open else "["
+        limits = f"be in {left}{low:g}, {high:g}]" if high is not None else \
+            f"be a number {'>' if low_open else '>='} {low:g}"
+        raise ValueError(f"{name} must {limits}, got {value!r}")
+    params[name] = float(value)
+
+
+def check_bool(params: dict, name: str) -> None:
+    if not isinstance(params[name], (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {params[name]!r}")
+    params[name] = bool(params[name])
+
 
 
 class SegmentationModel:

@@ -18,7 +18,7 @@ import numpy as np
 from ..masks import Masks
 from ..prompts import box_window, pixel_indices, prepare_prompts
 from ..scene import Scene
-from .base import Backend, Control, SegmentationModel, split_run_options
+from .base import Backend, Control, SegmentationModel, check_float, check_int, split_run_options
 
 __all__ = ["BACKEND", "ConventionalModel", "METHODS", "METHOD_PARAMS", "PARAM_DOCS", "build"]
 
@@ -36,6 +36,18 @@ METHOD_PARAMS: dict[str, dict] = {
 }
 METHODS = tuple(METHOD_PARAMS)
 COMMON_PARAMS = {"method": "felzenszwalb", "min_area": 0, "max_masks": 300}
+#: Most masks one call returns (each is a scene-sized boolean array) and most segments/seeds asked for.
+MAX_MASKS = 5000
+MAX_SEGMENTS = 1_000_000
+
+_VALUE_CHECKS = {
+    "scale": lambda p, n: check_float(p, n, 0.0, 1e9, low_open=True),
+    "sigma": lambda p, n: check_float(p, n, 0.0, 100.0),
+    "min_size": lambda p, n: check_int(p, n, 1, None, none_ok=True),
+    "n_segments": lambda p, n: check_int(p, n, 1, MAX_SEGMENTS),
+    "markers": lambda p, n: check_int(p, n, 1, MAX_SEGMENTS),
+    "compactness": lambda p, n: check_float(p, n, 0.0, 1e6),
+}
 
 PARAM_DOCS: dict[str, str] = {
     "method": "segmentation method: felzenszwalb (graph, default), slic (superpixels) or watershed (markers)",
@@ -100,8 +112,15 @@ def check_params(params: dict) -> tuple[str, dict, dict]:
         raise ValueError(f"unknown parameter(s) {unknown} for method {method!r}; valid: {', '.join(allowed)}")
     method_params = {**METHOD_PARAMS[method], **{k: v for k, v in params.items() if k in METHOD_PARAMS[method]}}
     common = {**COMMON_PARAMS, **{k: v for k, v in params.items() if k in COMMON_PARAMS}}
-    if int(common["max_masks"]) < 1 or float(common["min_area"]) < 0:
-        raise ValueError("max_masks must be >= 1 and min_area >= 0")
+    check_int(common, "max_masks", 1, MAX_MASKS)
+    check_float(common, "min_area", 0.0)
+    # every method's parameters that were given are checked, also those the chosen method ignores
+    given = {**{k: v for m in METHOD_PARAMS.values() for k, v in m.items()}, **params, **method_params}
+    for name, check in _VALUE_CHECKS.items():
+        if name in params or name in method_params:
+            check(given, name)
+            if name in method_params:
+                method_params[name] = given[name]
     return method, method_params, common
 
 

@@ -21,13 +21,13 @@ does); they need the ``clip`` package and the ``ViT-B-32.pt`` weights (see :func
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import one_line
 from ..masks import Masks
 from ..prompts import box_window, pixel_indices, prepare_prompts
 from ..registry import ModelSpec
@@ -56,6 +56,10 @@ EVERYTHING_DOCS = {
     "max_det": "at most this many masks (count); 300 default",
 }
 MODES = ("merge", "per_prompt", "all")
+#: Limits of the everything pass: network input side (memory grows with its square) and masks kept
+#: (each one a scene-sized boolean array).
+MAX_IMGSZ = 4096
+MAX_DET = 2000
 #: Masks of at most this many pixels are not offered to CLIP (ultralytics' rule).
 TEXT_MIN_AREA = 100
 
@@ -90,11 +94,14 @@ def build(spec: ModelSpec, checkpoint: Path | None, device=None, **options) -> F
     device = torch.device("cpu") if device is None else torch.device(device)
     half = pop_backend_options(
         options, device, spec.name, gpu_only=("half",), embedding_cache=False,
-        passthrough=("clip_weights", *EVERYTHING_DEFAULTS),
+        passthrough=("clip_weights", *EVERYTHING_DEFAULTS, "safe_load"),
     )["half"]  # fmt: skip
     clip_weights = options.pop("clip_weights", None)
+    safe_load = options.pop("safe_load", True)
+    if not isinstance(safe_load, (bool, np.bool_)):
+        raise ValueError(f"safe_load must be True or False, got {safe_load!r}")
     defaults = _check_everything_params({**EVERYTHING_DEFAULTS, **options})
-    yolo = _load_ultralytics(path, spec)
+    yolo = _load_ultralytics(path, spec, safe=bool(safe_load))
     # The smoke flag is stamped by helpers.load_model, which has already read the file's marker.
     return FastSAMModel(
         spec.name, yolo, device=device, checkpoint=path, half=half, defaults=defaults,
@@ -102,15 +109,51 @@ def build(spec: ModelSpec, checkpoint: Path | None, device=None, **options) -> F
     )  # fmt: skip
 
 
-def _load_ultralytics(path: Path, spec: ModelSpec):
-    """``ultralytics.FastSAM(path)``, checked to be a segmentation model of ``spec.arch``'s size."""
+@contextlib.contextmanager
+def _ultralytics_safe_loading(path: Path, enabled: bool):
+    """Make ``ultralytics.FastSAM(path)`` load with ultralytics' restricted unpickler (``weights_only``
+    plus an allow-list of its model classes): a hostile file cannot run code."""
+    if not enabled:
+        yield
+        return
+    from ultralytics.nn import tasks
+
+    if not getattr(getattr(tasks, "_SafeLoad", None), "SUPPORTED", False):
+        raise ValueError(
+            f"{path.name}: this ultralytics/torch cannot load .pt files safely, and loading it would execute "
+            "any code the file contains; upgrade ultralytics, or pass safe_load=False if you trust the file"
+        )
+    saved = tasks.SAFE_LOAD
+    tasks.SAFE_LOAD = True
+    try:
+        yield
+    finally:
+        tasks.SAFE_LOAD = saved
+
+
+def _load_ultralytics(path: Path, spec: ModelSpec, safe: bool = True):
+    """``ultralytics.FastSAM(path)``, checked to be a segmentation model of ``spec.arch``'s size.
+
+    Args:
+        safe: load with ultralytics' safe loading (see :func:`_ultralytics_safe_loading`); ``False``
+            unpickles the file, which runs any code in it (only for verified or trusted files).
+    """
+    import pickle
+
     from ultralytics import FastSAM
 
     try:
-        yolo = FastSAM(str(path))
-    except (TypeError, ModuleNotFoundError, AttributeError, KeyError) as error:
-        first = one_line(error, with_type=False)
-        raise ValueError(f"{path.name} is not an ultralytics FastSAM checkpoint: {first}") from None
+        with _ultralytics_safe_loading(path, safe):
+            yolo = FastSAM(str(path))
+    except (TypeError, ModuleNotFoundError, AttributeError, KeyError, pickle.UnpicklingError, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and "PytorchStreamReader" not in str(error) and "magic" not in str(error):
+            raise
+        first = " ".join(str(error).split()) or type(error).__name__
+        first = first.replace("ERROR ❌️ ", "")[:200]
+        how = ("it was opened with ultralytics' safe loading, so nothing in it ran; if you trust the file, "
+               "load_model(..., safe_load=False) executes its pickle") if safe else \
+            "it was unpickled, which executes any code the file contains"
+        raise ValueError(f"{path.name} is not an ultralytics FastSAM checkpoint ({how}): {first}") from None
     net = yolo.model
     if getattr(net, "task", "segment") != "segment" or not hasattr(net, "model"):
         raise ValueError(f"{path.name} is not a segmentation model (FastSAM is YOLOv8-seg)")
@@ -142,16 +185,18 @@ def _check_everything_params(params: dict) -> dict:
         raise ValueError(f"unknown FastSAM option(s) {', '.join(unknown)}; use {', '.join(EVERYTHING_DEFAULTS)}")
     out = dict(params)
     imgsz = out["imgsz"]
-    if isinstance(imgsz, bool) or not isinstance(imgsz, (int, np.integer)) or imgsz < 32 or imgsz % 32:
-        raise ValueError(f"imgsz must be a positive multiple of 32 (e.g. 640, 1024), got {imgsz!r}")
+    if isinstance(imgsz, bool) or not isinstance(imgsz, (int, np.integer)) or imgsz < 32 or imgsz % 32 \
+            or imgsz > MAX_IMGSZ:
+        raise ValueError(f"imgsz must be a multiple of 32 from 32 to {MAX_IMGSZ} (e.g. 640, 1024), got {imgsz!r}")
     for key in ("conf", "iou"):
         value = out[key]
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 <= value <= 1:
             raise ValueError(f"{key} must be a number in [0, 1], got {value!r}")
         out[key] = float(value)
     max_det = out["max_det"]
-    if isinstance(max_det, bool) or not isinstance(max_det, (int, np.integer)) or max_det < 1:
-        raise ValueError(f"max_det must be a positive integer, got {max_det!r}")
+    if isinstance(max_det, bool) or not isinstance(max_det, (int, np.integer)) or not 1 <= max_det <= MAX_DET:
+        raise ValueError(f"max_det must be a whole number from 1 to {MAX_DET} (each mask is a scene-sized array), "
+                         f"got {max_det!r}")
     if not isinstance(out["retina_masks"], (bool, np.bool_)):
         raise ValueError(f"retina_masks must be True or False, got {out['retina_masks']!r}")
     out.update(imgsz=int(imgsz), max_det=int(max_det), retina_masks=bool(out["retina_masks"]))
@@ -431,6 +476,13 @@ def _combine(every: _Everything, groups, mode: str) -> tuple[np.ndarray, np.ndar
     return mask[None], np.array([score], np.float32), [chosen.tolist()]
 
 
+def export_onnx(model: FastSAMModel, out_dir, **options):
+    """Write the model's network as ONNX (:func:`helpers.onnx.fastsam_graph.export_fastsam_model`)."""
+    from ..onnx.fastsam_graph import export_fastsam_model
+
+    return export_fastsam_model(model, out_dir, **options)
+
+
 BACKEND = Backend(
     family="fastsam",
     build=build,
@@ -449,7 +501,11 @@ BACKEND = Backend(
         **EVERYTHING_DOCS,
         "half": "float16 inference (CUDA only; default False)",
         "clip_weights": "path of OpenAI's CLIP ViT-B/32 checkpoint for text prompts (default: looked up in the cache)",
+        "safe_load": "load the .pt with ultralytics' safe loading, which runs no code from the file (default True "
+        "for a file you pass; the registry file, hashed at every load, loads normally); False runs the file's "
+        "pickle code: only for files you trust",
     },
     prompts=("points", "boxes", "text"),
+    export_onnx=export_onnx,
 )
 FastSAMModel.backend = BACKEND

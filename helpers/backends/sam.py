@@ -153,6 +153,7 @@ class SamModel(SegmentationModel):
         self.transform = ResizeLongestSide(sam.image_encoder.img_size)
         self.cache: EmbeddingCache | None = resolve_cache(cache)
         self.embedding: Embedding | None = None
+        self._dense_pe: torch.Tensor | None = None  # the prompt encoder's positional encoding: a fixed buffer
 
     # ---- encoding -------------------------------------------------------------------------------
     def _checkpoint_id(self) -> str | None:
@@ -185,8 +186,23 @@ class SamModel(SegmentationModel):
             return embedding
         key = embedding_key(image, self.name, checkpoint_id, self._variant())
         return self.cache.get_or_compute(
-            key, lambda: self._encode_uncached(image), device=self.sam.device, persist=persist
+            key, lambda: self._encode_uncached(image), device=self._feature_device(), persist=persist,
+            expected=self._expected_embedding(image),
         )
+
+    def _feature_device(self):
+        """Where image embeddings live for the decoder (the network's device)."""
+        return self.sam.device
+
+    def _expected_embedding(self, image: np.ndarray) -> dict:
+        """What a cached embedding of ``image`` must look like (a file that differs is re-encoded)."""
+        prompt_encoder = self.sam.prompt_encoder
+        height, width = image.shape[:2]
+        return {
+            "features_shape": (1, prompt_encoder.embed_dim, *prompt_encoder.image_embedding_size),
+            "input_size": self.transform.get_preprocess_shape(height, width, self.transform.target_length),
+            "original_size": (height, width),
+        }
 
     def encode(self, image: np.ndarray) -> torch.Tensor:
         """Image embedding (1, 256, 64, 64) of an HxWx3 uint8 RGB image, through the embedding cache.
@@ -239,11 +255,12 @@ class SamModel(SegmentationModel):
         prompts = prepare_prompts(scene, points=points, labels=labels, boxes=boxes, crs=crs)
         n_boxes = 1 if prompts.boxes is None else prompts.boxes.shape[0]
         mask_tensor = self._mask_input_tensor(mask_input, n_boxes)
-        masks, scores, low_res = self._decode(prompts, mask_tensor, multimask)
-        if n_boxes > 1 and multimask:
+        scores, low_res = self._decode(prompts, mask_tensor, multimask)
+        if n_boxes > 1 and multimask:  # one mask per box, the best candidate: chosen before upscaling
             best = scores.argmax(dim=1)
             rows = torch.arange(n_boxes)
-            masks, scores, low_res = (t[rows, best][:, None] for t in (masks, scores, low_res))
+            scores, low_res = (t[rows, best][:, None] for t in (scores, low_res))
+        masks = self._upscale(low_res)
         result = self._result(
             masks.flatten(0, 1).cpu().numpy(),
             scores.flatten(0, 1).float().cpu().numpy(),
@@ -262,9 +279,23 @@ class SamModel(SegmentationModel):
         tensor = torch.as_tensor(array, dtype=torch.float, device=self.sam.device)[:, None]  # B x 1 x 256 x 256
         return tensor.expand(n_boxes, -1, -1, -1) if tensor.shape[0] != n_boxes else tensor
 
+    def _image_pe(self) -> torch.Tensor:
+        """``prompt_encoder.get_dense_pe()``, computed once: it depends only on a fixed random buffer."""
+        if self._dense_pe is None:
+            self._dense_pe = self.sam.prompt_encoder.get_dense_pe()
+        return self._dense_pe
+
+    @torch.no_grad()
+    def _upscale(self, low_res: torch.Tensor) -> torch.Tensor:
+        """Binary masks (B, C, H, W) of low-res logits (B, C, 256, 256), exactly as ``SamPredictor`` makes
+        them (``postprocess_masks``, each mask independently: a subset gives the same pixels)."""
+        upscaled = self.sam.postprocess_masks(low_res, self.embedding.input_size, self.embedding.original_size)
+        return upscaled > self.sam.mask_threshold
+
     @torch.no_grad()
     def _decode(self, prompts: Prompts, mask_tensor, multimask: bool):
-        """SamPredictor.predict/predict_torch on the cached embedding: returns B x C tensors."""
+        """SamPredictor.predict_torch's prompt encoder and mask decoder on the cached embedding: B x C scores
+        and low-res logits (upscaling is :meth:`_upscale`, done only for the masks that are returned)."""
         device, original = self.sam.device, self.embedding.original_size
         n_boxes = 1 if prompts.boxes is None else prompts.boxes.shape[0]
         point_pair = None
@@ -279,13 +310,12 @@ class SamModel(SegmentationModel):
         sparse, dense = self.sam.prompt_encoder(points=point_pair, boxes=box_tensor, masks=mask_tensor)
         low_res, scores = self.sam.mask_decoder(
             image_embeddings=self.features,
-            image_pe=self.sam.prompt_encoder.get_dense_pe(),
+            image_pe=self._image_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=multimask,
         )
-        upscaled = self.sam.postprocess_masks(low_res, self.embedding.input_size, original)
-        return upscaled > self.sam.mask_threshold, scores, low_res
+        return scores, low_res
 
     # ---- everything mode ------------------------------------------------------------------------
     def generate(self, **params) -> Masks:
@@ -294,7 +324,9 @@ class SamModel(SegmentationModel):
 
         scene = self.require_scene()
         start = time.perf_counter()
-        out = generate_sam(self.sam, scene.image, self.encode, **params)
+        sam, decoder = self._generator_parts()
+        replaced = {} if decoder is None else {"decoder": decoder}  # e.g. the ONNX Runtime decoder
+        out = generate_sam(sam, scene.image, self.encode, **replaced, **params)
         scores = out.get("scores", out.get("predicted_iou"))
         result = self._result(
             out["masks"],
@@ -309,8 +341,19 @@ class SamModel(SegmentationModel):
         result.timings = {**self.timings, "generate": time.perf_counter() - start}
         return result
 
+    def _generator_parts(self):
+        """``(sam, decoder)`` for :func:`helpers.amg.generate_sam`: the module, and no replacement decoder."""
+        return self.sam, None
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.sam.parameters())
+
+
+def export_onnx(model: SamModel, out_dir, **options):
+    """Write the model's ONNX encoder and decoder (:func:`helpers.onnx.sam_graphs.export_sam_model`)."""
+    from ..onnx.sam_graphs import export_sam_model
+
+    return export_sam_model(model, out_dir, **options)
 
 
 #: Build options of the SAM family (MobileSAM shares them).
@@ -330,5 +373,6 @@ BACKEND = Backend(
     tuner_controls={name: Control(*control) for name, control in AMG_CONTROLS.items()},
     options=SAM_OPTIONS,
     prompts=("points", "boxes", "mask_input"),
+    export_onnx=export_onnx,
 )
 SamModel.backend = BACKEND

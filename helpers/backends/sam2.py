@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..amg.params import AMG_CONTROLS, AMG_PARAM_DOCS
+from ..amg.params import AMG_CONTROLS, AMG_PARAM_DOCS, check_amg_values
 from ..embedding_cache import Embedding, EmbeddingCache, checkpoint_identity, embedding_key, resolve_cache
 from ..errors import one_line
 from ..masks import Masks
@@ -37,6 +37,8 @@ __all__ = [
     "Sam2Model",
     "build",
     "build_architecture",
+    "build_video",
+    "has_cuda_extension",
     "describe_state_dict",
     "read_sam2_state_dict",
     "write_smoke_checkpoint",
@@ -234,6 +236,69 @@ def build(
     )
 
 
+# ---- the video predictor (tracking through time) ----------------------------------------------------
+_IMAGE_SIZE_STEP = 32  # Hiera pools by 32: other input sizes break its windowed position embeddings
+
+
+def has_cuda_extension() -> bool:
+    """Whether sam2's compiled extension (``sam2._C``, connected components for hole filling) is installed."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("sam2._C") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def build_video(spec: ModelSpec, checkpoint: Path | None, device=None, image_size: int | None = None):
+    """SAM 2's official video predictor for ``spec`` with the weights of ``checkpoint``.
+
+    Built exactly as ``sam2.build_sam.build_sam2_video_predictor`` builds it (its post-processing
+    overrides included: dynamic multimask, binarised click masks in memory, hole filling), then the
+    checkpoint is loaded with the same one-line checks as :func:`build`.
+
+    Args:
+        spec: a ``"sam2"`` family registry entry.
+        checkpoint: official-format checkpoint, or ``None`` for random weights.
+        device: torch device (``None``: CPU).
+        image_size: side in pixels every frame is resized to before encoding (default: the model's,
+            1024 for SAM 2.1); a multiple of 32 from 128. Smaller is much faster on a CPU (the encoder
+            and the memory attention scale with its square) and coarser; the weights were trained at 1024.
+
+    Returns:
+        a ``sam2.sam2_video_predictor.SAM2VideoPredictor`` in eval mode. Without sam2's CUDA extension its
+        hole filling is switched off (``fill_hole_area = 0``): the official predictor would warn on every
+        frame and skip it, so the masks are the same.
+
+    Raises:
+        ValueError: a bad ``image_size``, or a checkpoint that is not a SAM 2 checkpoint of this size.
+    """
+    _require_sam2()
+    from hydra.errors import MissingConfigException
+    from sam2.build_sam import build_sam2_video_predictor
+
+    overrides = []
+    if image_size is not None:
+        if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or (
+            image_size < 128 or image_size % _IMAGE_SIZE_STEP
+        ):
+            raise ValueError(f"image_size must be a multiple of {_IMAGE_SIZE_STEP} from 128, got {image_size!r}")
+        overrides.append(f"++model.image_size={int(image_size)}")
+    device = torch.device(device if device is not None else "cpu")
+    try:
+        with _sam2_configs():
+            predictor = build_sam2_video_predictor(
+                spec.arch, ckpt_path=None, device="cpu", mode="eval", hydra_overrides_extra=overrides
+            )
+    except MissingConfigException:
+        raise ValueError(f"{spec.name}: sam2 {_sam2_version()} has no config {spec.arch!r}") from None
+    if checkpoint is not None:
+        _load_state_dict(predictor, read_sam2_state_dict(checkpoint, spec), spec, checkpoint)
+    if not has_cuda_extension():
+        predictor.fill_hole_area = 0
+    return predictor.to(device).eval()
+
+
 # ---- embeddings: three feature levels in one cacheable tensor -------------------------------------
 def _pack_features(features: dict) -> torch.Tensor:
     """SAM 2's image features -> one (1, C, 64, 64) tensor, losslessly.
@@ -278,6 +343,12 @@ def _unpack_features(
 
 
 _MEMORY_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
+def _layouts_ok(embedding) -> bool:
+    """A cached SAM 2 embedding's layouts are what :func:`_unpack_features` can restore."""
+    layouts = embedding.extra.get("layouts")
+    return layouts is None or (isinstance(layouts, list) and all(layout in _MEMORY_FORMATS for layout in layouts))
 
 
 def _feature_layouts(features: dict) -> list[str]:
@@ -364,7 +435,9 @@ class Sam2Model(SegmentationModel):
             embedding = self._encode(scene.image)
             embedding.seconds = time.perf_counter() - start
         else:
-            embedding = self.cache.get_or_compute(key, lambda: self._encode(scene.image), device=self.device)
+            embedding = self.cache.get_or_compute(key, lambda: self._encode(scene.image), device=self.device,
+                                                  expected=self._expected_embedding(scene.image),
+                                                  check=_layouts_ok)
         layouts = embedding.extra.get("layouts")
         features = _unpack_features(embedding.features, self._level_channels, layouts)
         _install_features(self.predictor, features, scene.shape)
@@ -373,6 +446,15 @@ class Sam2Model(SegmentationModel):
             "set_image": time.perf_counter() - start,
             "encode": embedding.seconds if embedding.source == "computed" else 0.0,
         }
+
+    def _expected_embedding(self, image: np.ndarray) -> dict:
+        """What a cached embedding of ``image`` must look like (a file that differs is re-encoded)."""
+        size = int(self.sam2.image_size)
+        grid = size // 16  # the image embedding's side (64 for 1024)
+        n = len(self._level_channels)
+        channels = int(self.sam2.hidden_dim) + sum(c * 4 ** (n - i) for i, c in enumerate(self._level_channels))
+        return {"features_shape": (1, channels, grid, grid), "input_size": (size, size),
+                "original_size": tuple(image.shape[:2])}
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.sam2.parameters())
@@ -456,7 +538,7 @@ class Sam2Model(SegmentationModel):
         from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
 
         scene = self.require_scene()
-        params = _generator_arguments(params)
+        params = check_amg_values(_generator_arguments(params))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
             generator = SAM2AutomaticMaskGenerator(self.sam2, output_mode="binary_mask", **params)
@@ -583,8 +665,9 @@ def _generator_arguments(params: dict) -> dict:
 
 
 def check_generate_params(params: dict) -> dict:
-    """``params`` merged with :func:`generate_defaults`; ``ValueError`` for unknown names or a bad grid."""
-    return {**generate_defaults(), **_generator_arguments(params)}
+    """``params`` merged with :func:`generate_defaults`; ``ValueError`` (one line) for unknown names, bad
+    values or values past the limits (:func:`helpers.amg.params.check_amg_values`)."""
+    return check_amg_values({**generate_defaults(), **_generator_arguments(params)})
 
 
 def param_docs() -> dict:
@@ -596,6 +679,13 @@ def param_docs() -> dict:
         "multimask_output": "three candidate masks per point (True/False); True default",
     }
     return {name: AMG_PARAM_DOCS.get(name) or own.get(name, "") for name in generate_defaults()}
+
+
+def export_onnx(model: Sam2Model, out_dir, **options):
+    """Write the model's ONNX encoder and decoder (:func:`helpers.onnx.sam2_graphs.export_sam2_model`)."""
+    from ..onnx.sam2_graphs import export_sam2_model
+
+    return export_sam2_model(model, out_dir, **options)
 
 
 BACKEND = Backend(
@@ -615,5 +705,11 @@ BACKEND = Backend(
         "embedding_cache": "None/True: the shared cache (memory + disk), False: none, or an EmbeddingCache",
     },
     prompts=("points", "boxes", "mask_input"),
+    build_video=build_video,
+    video_options={
+        "image_size": "side in pixels frames are resized to (multiple of 32 from 128; default the model's "
+        "1024); smaller is much faster on a CPU and coarser",
+    },
+    export_onnx=export_onnx,
 )
 Sam2Model.backend = BACKEND

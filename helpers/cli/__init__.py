@@ -33,8 +33,12 @@ COMMAND_MODULES = (
     "helpers.cli.segment",  # segment
     "helpers.cli.bench",  # bench
     "helpers.cli.vectorize",  # vectorize
+    "helpers.cli.change",  # change
     "helpers.cli.evaluate",  # evaluate
     "helpers.cli.finetune",  # finetune
+    "helpers.cli.app",  # app
+    "helpers.cli.track",  # track
+    "helpers.cli.export_onnx",  # export-onnx
 )
 
 # Kept for callers of the first release: bad command-line input is a UserInputError.

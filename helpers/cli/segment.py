@@ -62,9 +62,9 @@ def _check_params(params: dict, model_name: str, mode: str) -> None:
         raise UserInputError(f"--param {given}: a value has the wrong type ({exc})") from None
 
 
-def _checked_inputs(inputs) -> list[Path]:
+def _checked_inputs(inputs, out_dir) -> list[Path]:
     """The raster files to segment; a missing or unsupported input, or no raster at all, is a UserInputError."""
-    jobs, rejected = find_inputs(inputs)
+    jobs, rejected = find_inputs(inputs, out_dir=out_dir)
     if rejected:
         path, reason = rejected[0]
         raise UserInputError(f"input {path}: {reason}")
@@ -90,7 +90,7 @@ def _cmd_segment(args) -> int:
     if args.mode == "everything" and args.prompts:
         raise UserInputError("--prompts needs --mode points or --mode boxes")
     prompts = read_prompts(args.prompts, args.mode) if args.prompts else None
-    check_bands(_checked_inputs(args.inputs), args.bands)
+    check_bands(_checked_inputs(args.inputs, args.out), args.bands)
     read_options = {}
     if args.bands:
         read_options["bands"] = args.bands
@@ -119,7 +119,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="raster files or folders (searched recursively)")
     p.add_argument("--model", required=True, help="registry name, e.g. sam_vit_b, fastsam_s, conventional")
-    p.add_argument("--weights", help="local weights file (default: the cached official checkpoint)")
+    p.add_argument("--weights", help="local weights file (default: the cached official checkpoint); FastSAM .pt "
+                   "files are opened with ultralytics' safe loading, which runs no code from the file")
     p.add_argument("--mode", choices=("everything", "points", "boxes"), default="everything",
                    help="everything: automatic masks; points / boxes: one object per prompt in --prompts")
     p.add_argument("--prompts", metavar="FILE",
