@@ -183,6 +183,11 @@ def _cosine(step: int, total: int, start: float, final_ratio: float = 0.1) -> fl
     return final + (start - final) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def _plain(settings):
+    """Settings as JSON sees them (tuples become lists), so a saved run compares equal to the same run."""
+    return json.loads(json.dumps(settings))
+
+
 def _is_norm(module) -> bool:
     return isinstance(module, torch.nn.LayerNorm) or type(module).__name__ == "LayerNorm2d"
 
@@ -317,7 +322,6 @@ class Trainer:
         features = self.features(tile, train=True)
         prompts = training_prompts(masks, self.rng, config.box_probability, config.max_points,
                                    image_size=int(self.sam2.image_size))
-        kind = prompts.kind
         targets = torch.from_numpy(masks).to(self.device)
         passes = []
         with self.autocast():
@@ -334,6 +338,7 @@ class Trainer:
                 out = decode(self.sam2, features, tile.shape, prompts.points, prompts.labels, prompts.boxes,
                              mask_input=out.low_res[rows, best][:, None], multimask=prompts.multimask)
                 passes.append(out)
+        kind = prompts.kind  # "+clicks" once correction clicks were added
         losses = self.loss(passes, targets)
         self.optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
@@ -366,7 +371,7 @@ class Trainer:
             "format": 1, "epoch": self.epoch, "step": self.step, "trainable": trainable_state(self.sam2),
             "optimizer": self.optimizer.state_dict(), "history": self.history, "steps": self.steps,
             "best": self.best, "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-            "config": self.config.resume_key(), "dataset": self.dataset.fingerprint, "base": self.base_identity,
+            "config": _plain(self.config.resume_key()), "dataset": self.dataset.fingerprint, "base": self.base_identity,
             "timings": self.timings,
         }
 
@@ -377,7 +382,7 @@ class Trainer:
             raise UserInputError(f"{path} belongs to a run on other tiles; use another output folder, or resume=False")
         if state.get("base") != self.base_identity:
             raise UserInputError(f"{path} belongs to a run from other starting weights; use another output folder")
-        if state.get("config") != json.loads(json.dumps(self.config.resume_key())):
+        if _plain(state.get("config")) != _plain(self.config.resume_key()):
             raise UserInputError(f"{path} belongs to a run with other settings; use another output folder, or resume=False")
         parameters = dict(self.sam2.named_parameters())
         with torch.no_grad():
