@@ -48,7 +48,7 @@ from .forward import decode, encode, image_transform
 from .loss import LOSS_WEIGHTS, Sam2Loss
 from .prompts import EVAL_PROMPT_KINDS, correction_clicks, training_prompts
 
-__all__ = ["ENCODER_LR_RATIO", "FinetuneConfig", "FinetuneResult", "Trainer", "finetune"]
+__all__ = ["ENCODER_LR_RATIO", "FinetuneConfig", "FinetuneResult", "Trainer", "finetune_sam2"]
 
 ENCODER_LR_RATIO = 0.6
 """Encoder learning rate / decoder learning rate when the encoder trains (SAM 2.1's fine-tuning

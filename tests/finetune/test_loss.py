@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.finetune.loss import LOSS_WEIGHTS, Sam2Loss, dice_loss, focal_loss, iou_head_loss, object_score_loss
+from helpers.finetune.loss import (
+    LOSS_WEIGHTS,
+    Sam2Loss,
+    dice_loss,
+    focal_loss,
+    iou_head_loss,
+    object_score_loss,
+)
 
 
 @pytest.fixture
