@@ -154,3 +154,17 @@ def test_a_killed_run_resumes_to_the_same_weights(tiny_run, tiny_dataset, tiny_s
     # other settings in the same folder: refused, not silently mixed
     with pytest.raises(UserInputError, match="other settings"):
         finetune_sam2(tiny_dataset, out, device="cpu", progress=False, **{**tiny_settings, "lr": 5e-4})
+
+
+def test_the_unfrozen_mode_trains_the_encoder_at_a_lower_rate(tiny_dataset, tmp_path):
+    model = helpers.load_model("sam2.1_hiera_t", device="cpu", embedding_cache=False)
+    config = FinetuneConfig(epochs=1, lr=1e-4, freeze_encoder=False)
+    found = Trainer(model, tiny_dataset, tmp_path, config, progress=False)
+    assert found.cache is None  # every step encodes (with gradients): nothing to cache
+    assert all(p.requires_grad for p in model.sam2.image_encoder.parameters())
+    assert not any(p.requires_grad for n, p in model.sam2.named_parameters()
+                   if not n.startswith(("image_encoder.", "sam_prompt_encoder.", "sam_mask_decoder.")))
+    rates = {g["name"]: g["lr"] for g in found.optimizer.param_groups}
+    assert rates["encoder"] == pytest.approx(0.6e-4) and rates["decoder"] == pytest.approx(1e-4)
+    trained = sum(p.numel() for g in found.optimizer.param_groups for p in g["params"])
+    assert trained == sum(p.numel() for p in model.sam2.parameters() if p.requires_grad)
