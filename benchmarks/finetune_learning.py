@@ -30,7 +30,6 @@ import helpers  # noqa: E402
 from helpers.bench.timing import hardware_line  # noqa: E402
 from helpers.finetune import build_finetune_dataset, finetune_sam2  # noqa: E402
 
-
 ROOF = (215, 205, 190)
 BUILDINGS = [(4, 4, 22, 26), (32, 6, 58, 20), (10, 36, 44, 58), (68, 8, 92, 30), (100, 10, 124, 28), (74, 38, 118, 58)]
 """Pixel XYXY rectangles (x1/y1 exclusive): three roofs in each 64-pixel half (the test suite's scene)."""

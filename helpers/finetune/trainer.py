@@ -18,8 +18,10 @@ What one run does:
    gradient clipping; bf16 autocast on CUDA, fp32 on CPU; fixed seeds. A tqdm bar shows the loss.
 4. **After each epoch** score the validation tiles; keep the checkpoint of the best epoch by the metric
    the user names (``select_by``), in SAM 2's own format; save the resumable state.
-5. **Load the best checkpoint back** and score it again with the same prompts: the "after" numbers,
-   written with "before" to ``metrics.json``; the curves go to ``curves.png``.
+5. **Load the best checkpoint back** into the model; the scores of epoch 0 and of the best epoch (same
+   prompts; scored again only when a resume lost them) are the "before" and "after" numbers, written
+   to ``metrics.json`` (the tests check that ``best.pt`` loaded anew predicts exactly what "after"
+   scored); the curves go to ``curves.png``.
 
 Outputs in ``out_dir``: ``best.pt`` (SAM 2 format), ``metrics.json``, ``curves.png``, ``history.json``,
 ``manifest.json`` (the data set) and ``state.pt`` (resume; delete it to start again).
@@ -225,6 +227,10 @@ class Trainer:
         self.history: list[dict] = []
         self.steps: list[dict] = []
         self.best: dict = {"epoch": None, "value": None}
+        # this process's evaluations of the starting weights (epoch 0) and of the best epoch, with their
+        # predictions: the "before" and "after" of the run (None after a resume: recomputed at the end)
+        self.before_evaluation: Evaluation | None = None
+        self.best_evaluation: Evaluation | None = None
         self.epoch = 0
         self.step = 0
         self.timings = {"encode_seconds": 0.0, "encode_cpu_seconds": 0.0, "encoded_tiles": 0}
@@ -408,8 +414,11 @@ class Trainer:
             "lr": self.optimizer.param_groups[0]["lr"], "seconds": seconds, "cpu_seconds": cpu,
         })
         value = scores["loss" if self.config.select_by == "loss" else self.config.select_by]
+        if self.epoch == 0:
+            self.before_evaluation = evaluation
         if self._improved(value):
             self.best = {"epoch": self.epoch, "value": value}
+            self.best_evaluation = evaluation
             save_sam2_checkpoint(self.sam2, self.out_dir / BEST_NAME, self.smoke_name)
 
     def run_epoch(self) -> None:
@@ -426,7 +435,7 @@ class Trainer:
             losses.append(found["loss"])
             self.steps.append({"epoch": self.epoch, "step": self.step, **found})
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        evaluation = self.evaluate()
+        evaluation = self.evaluate(keep_predictions=True)
         self._record_epoch(evaluation, float(np.mean(losses)), time.perf_counter() - start, time.process_time() - cpu)
         self.save_state()
 
@@ -435,7 +444,7 @@ class Trainer:
         self.encode_all()
         if not self.history:
             start, cpu = time.perf_counter(), time.process_time()
-            evaluation = self.evaluate()
+            evaluation = self.evaluate(keep_predictions=True)
             self._record_epoch(evaluation, None, time.perf_counter() - start, time.process_time() - cpu)
             self.save_state()
         while self.epoch < self.config.epochs:
@@ -499,18 +508,22 @@ def finetune_sam2(
         trainer.restore(load_training_state(state_path))
     start, cpu = time.perf_counter(), time.process_time()
     trainer.fit()
-    # "before": the starting weights (the zero-shot model) on the validation prompts, predictions kept
-    trained_now = trainable_state(trainer.sam2)
-    parameters = dict(trainer.sam2.named_parameters())
-    base_state = read_sam2_state_dict(sam2_model.checkpoint, spec)
-    with torch.no_grad():
-        for name in trained_now:
-            parameters[name].copy_(base_state[name].to(parameters[name].device))
-    before = trainer.evaluate(keep_predictions=True)
-    # "after": the best checkpoint as written to disk, loaded back into the model
+    # "before": the starting weights (the zero-shot model) on the validation prompts, predictions kept;
+    # scored at epoch 0 by this process, or again now after a resume
+    before = trainer.before_evaluation
+    if before is None:
+        trained_now = trainable_state(trainer.sam2)
+        parameters = dict(trainer.sam2.named_parameters())
+        base_state = read_sam2_state_dict(sam2_model.checkpoint, spec)
+        with torch.no_grad():
+            for name in trained_now:
+                parameters[name].copy_(base_state[name].to(parameters[name].device))
+        before = trainer.evaluate(keep_predictions=True)
+    # "after": the best checkpoint as written to disk, loaded back into the model (scored when it was
+    # the best epoch, or again now if that epoch ran before a resume)
     best_path = out_dir / BEST_NAME
     sam2_model.sam2.load_state_dict(read_sam2_state_dict(best_path, spec), strict=True)
-    after = trainer.evaluate(keep_predictions=True)
+    after = trainer.best_evaluation if trainer.best_evaluation is not None else trainer.evaluate(keep_predictions=True)
     metrics = {
         "model": model, "base_weights": str(sam2_model.checkpoint), "checkpoint": str(best_path),
         "smoke": bool(sam2_model.smoke), "select_by": config.select_by, "best_epoch": trainer.best["epoch"],
