@@ -108,7 +108,7 @@ def before_after_table(metrics: dict) -> str:
     note = (f"held-out: {metrics['n_val_tiles']} tiles, {metrics['n_val_objects']} objects; "
             f"best epoch {metrics['best_epoch']} by {metrics['select_by']}")
     if metrics.get("smoke"):
-        note += f"\n⚠ {SMOKE_BANNER}: started from smoke weights (random encoder); the change shows the loop learns"
+        note += f"\n⚠ {SMOKE_BANNER}: started from smoke weights (random encoder): the scores only show whether the loop learns"
     return f"{table}\n{note}"
 
 
