@@ -36,7 +36,7 @@ def tiny_dataset(tiny_scene):
     return build_finetune_dataset(image, labels, tile_size=64, block_size=64, val_fraction=0.5, min_instance_px=8)
 
 
-TINY_SETTINGS = dict(epochs=3, lr=1e-3, objects_per_step=3, box_probability=0.0, max_points=1,
+TINY_SETTINGS = dict(epochs=2, lr=1e-3, objects_per_step=3, box_probability=0.0, max_points=1,
                      eval_prompts=("point",), select_by="loss", seed=0)
 
 

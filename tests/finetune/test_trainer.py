@@ -21,7 +21,7 @@ from helpers.registry import get_spec
 def test_the_validation_loss_falls_and_the_decoder_changes(tiny_run):
     result, base = tiny_run
     history = result.history
-    assert [h["epoch"] for h in history] == [0, 1, 2, 3]
+    assert [h["epoch"] for h in history] == [0, 1, 2]
     assert history[-1]["val_loss"] < history[0]["val_loss"]
     assert all(h["train_loss"] > 0 for h in history[1:])
     start = read_sam2_state_dict(base, get_spec("sam2.1_hiera_t"))
@@ -145,7 +145,7 @@ def test_a_killed_run_resumes_to_the_same_weights(tiny_run, tiny_dataset, tiny_s
     assert json.loads((out / "history.json").read_text())["history"][-1]["epoch"] == 1
     monkeypatch.setattr(Trainer, "run_epoch", original)
     resumed = finetune_sam2(tiny_dataset, out, device="cpu", progress=False, **tiny_settings)
-    assert [h["epoch"] for h in resumed.history] == [0, 1, 2, 3]
+    assert [h["epoch"] for h in resumed.history] == [0, 1, 2]
     for mine, theirs in zip(resumed.history, reference.history, strict=True):
         assert mine["val_loss"] == pytest.approx(theirs["val_loss"], rel=1e-5)
     spec = get_spec("sam2.1_hiera_t")
