@@ -55,6 +55,8 @@ def main(argv=None) -> int:
     parser.add_argument("--tile", type=int, default=64)
     parser.add_argument("--objects-per-step", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--min-gain", type=float, default=0.3,
+                        help="exit 1 unless the held-out IoU rises by at least this much (the pinned margin)")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default: a temporary one)")
     args = parser.parse_args(argv)
 
@@ -82,6 +84,9 @@ def main(argv=None) -> int:
     print(f"held-out IoU {before:.3f} -> {after:.3f} (+{after - before:.3f}), best epoch {result.metrics['best_epoch']}, "
           f"{wall:.0f} s wall / {cpu:.0f} s CPU ({result.metrics['encoded_tiles']} tiles encoded, "
           f"{result.metrics['encode_seconds']:.0f} s) on {hardware_line()}")
+    if after - before < args.min_gain:
+        print(f"FAILED: the held-out IoU rose by {after - before:.3f} < --min-gain {args.min_gain}")
+        return 1
     return 0
 
 
