@@ -113,6 +113,11 @@ _EXPORTS = {
     "select_by_area": "helpers.baselines",
     "select_by_mean": "helpers.baselines",
     "Evaluation": "helpers.metrics",
+    # fine-tuning SAM 2 on a binary data set
+    "build_finetune_dataset": "helpers.finetune",
+    "finetune_sam2": "helpers.finetune",
+    "FinetuneConfig": "helpers.finetune",
+    "TileDataset": "helpers.finetune",
     # time series (SAM 2 video tracking)
     "open_stack": "helpers.timeseries",
     "TimeStack": "helpers.timeseries",

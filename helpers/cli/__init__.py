@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "helpers.cli.vectorize",  # vectorize
     "helpers.cli.change",  # change
     "helpers.cli.evaluate",  # evaluate
+    "helpers.cli.finetune",  # finetune
     "helpers.cli.app",  # app
     "helpers.cli.track",  # track
     "helpers.cli.export_onnx",  # export-onnx
