@@ -6,10 +6,9 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserInputError
+from ..finetune.config import METRICS, FinetuneConfig
 from ..finetune.dataset import SPLITS
-from ..finetune.evaluation import METRICS
 from ..finetune.prompts import EVAL_PROMPT_KINDS
-from ..finetune.trainer import FinetuneConfig
 from ..registry import get_spec
 
 _DEFAULTS = FinetuneConfig()

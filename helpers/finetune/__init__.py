@@ -22,30 +22,45 @@ One concept per module:
 ``python -m helpers finetune`` runs the same from the command line.
 """
 
-from .dataset import SPLITS, TileDataset, TrainingTile, build_finetune_dataset, instance_labels
-from .evaluation import METRICS, Evaluation, evaluate_tiles, fixed_prompts
-from .loss import LOSS_WEIGHTS, Sam2Loss
-from .prompts import EVAL_PROMPT_KINDS, Prompts, evaluation_prompts, training_prompts
-from .trainer import FinetuneConfig, FinetuneResult, Trainer, finetune_sam2
+from __future__ import annotations
 
-__all__ = [
-    "EVAL_PROMPT_KINDS",
-    "LOSS_WEIGHTS",
-    "METRICS",
-    "SPLITS",
-    "Evaluation",
-    "FinetuneConfig",
-    "FinetuneResult",
-    "Prompts",
-    "Sam2Loss",
-    "TileDataset",
-    "Trainer",
-    "TrainingTile",
-    "build_finetune_dataset",
-    "evaluate_tiles",
-    "evaluation_prompts",
-    "finetune_sam2",
-    "fixed_prompts",
-    "instance_labels",
-    "training_prompts",
-]
+import importlib
+
+# Public names -> their module, imported on first use: the command line must not pay for torch and SAM 2
+# before a run starts.
+_EXPORTS = {
+    "SPLITS": "dataset",
+    "TileDataset": "dataset",
+    "TrainingTile": "dataset",
+    "build_finetune_dataset": "dataset",
+    "instance_labels": "dataset",
+    "METRICS": "config",
+    "Evaluation": "evaluation",
+    "evaluate_tiles": "evaluation",
+    "fixed_prompts": "evaluation",
+    "LOSS_WEIGHTS": "config",
+    "Sam2Loss": "loss",
+    "EVAL_PROMPT_KINDS": "prompts",
+    "Prompts": "prompts",
+    "evaluation_prompts": "prompts",
+    "training_prompts": "prompts",
+    "FinetuneConfig": "config",
+    "FinetuneResult": "trainer",
+    "Trainer": "trainer",
+    "finetune_sam2": "trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'helpers.finetune' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -29,13 +29,12 @@ import torch
 
 from ..maskops import label_raster
 from ..metrics import boundary_f, pixel_scores
+from .config import METRICS
 from .forward import decode
 from .prompts import EVAL_PROMPT_KINDS, evaluation_prompts
 
 __all__ = ["METRICS", "Evaluation", "evaluate_tiles", "fixed_prompts", "higher_is_better"]
 
-METRICS = ("iou", "dice", "boundary_f", "instance_iou", "loss")
-"""Validation metrics a run can select its best checkpoint by."""
 
 
 def higher_is_better(metric: str) -> bool:

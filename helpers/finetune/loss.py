@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from .config import LOSS_WEIGHTS
+
 __all__ = ["LOSS_WEIGHTS", "Sam2Loss", "dice_loss", "focal_loss", "iou_head_loss", "object_score_loss"]
 
-LOSS_WEIGHTS = {"mask": 20.0, "dice": 1.0, "iou": 1.0, "class": 1.0}
-"""SAM 2.1's weights: focal (``loss_mask``), dice, IoU head (L1) and object score (``loss_class``)."""
 
 
 def focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> torch.Tensor:
