@@ -8,8 +8,9 @@ The public surface is small and re-exported here (imported lazily, so ``import h
     masks = model.predict(points=[(120, 80)], labels=[1])   # prompt many times -> Masks
 """
 
-import importlib
 import os
+
+from .lazy import lazy_exports
 
 # Ultralytics must never pip-install packages at run time (workshop laptops, CI, offline rooms).
 os.environ["YOLO_AUTOINSTALL"] = "False"
@@ -186,15 +187,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'helpers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -24,7 +24,7 @@ One concept per module:
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
 # Public names -> their module, imported on first use: the command line must not pay for torch and SAM 2
 # before a run starts.
@@ -52,15 +52,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'helpers.finetune' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

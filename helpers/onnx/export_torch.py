@@ -17,7 +17,7 @@ import os
 import warnings
 from pathlib import Path
 
-__all__ = ["DEFAULT_OPSET", "export_module", "exporter_name", "external_data_files"]
+__all__ = ["DEFAULT_OPSET", "export_module", "exporter_name", "external_data_files", "export_prompt_model_graphs"]
 
 DEFAULT_OPSET = 17
 _PROTOBUF_LIMIT = 2**31 - 2**20  # protobuf's 2 GiB message limit, with room for the graph itself
@@ -99,6 +99,41 @@ def external_data_files(path) -> list[str]:
 
     model = onnx.load(str(path), load_external_data=False)
     return sorted({ExternalDataInfo(t).location for t in model.graph.initializer if uses_external_data(t)})
+
+
+def export_prompt_model_graphs(model, out_dir, parts, export_encoder, export_decoder, quantize: bool) -> dict:
+    """Write the encoder / decoder graphs of a promptable model (SAM, MobileSAM, SAM 2) into ``out_dir``.
+
+    Args:
+        model: the loaded model (its ``checkpoint`` file is recorded, so it must have one).
+        out_dir: the folder (created).
+        parts: which graphs, a non-empty subset of ``("encoder", "decoder")``.
+        export_encoder, export_decoder: ``f(path)`` writing that graph.
+        quantize: also write ``decoder_int8.onnx`` (:mod:`helpers.onnx.quantize`).
+
+    Returns:
+        graph part -> file name in ``out_dir`` (:attr:`ExportInfo.files`).
+    """
+    from .quantize import quantize_decoder
+
+    if model.checkpoint is None:
+        raise ValueError(f"{model.name}: export needs a model loaded from a checkpoint file (its sha256 is recorded)")
+    unknown = sorted(set(parts) - {"encoder", "decoder"})
+    if unknown or not parts:
+        raise ValueError(f"parts must be a non-empty subset of encoder, decoder; got {list(parts)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {}
+    if "encoder" in parts:
+        export_encoder(out_dir / "encoder.onnx")
+        files["encoder"] = "encoder.onnx"
+    if "decoder" in parts:
+        export_decoder(out_dir / "decoder.onnx")
+        files["decoder"] = "decoder.onnx"
+        if quantize:
+            quantize_decoder(out_dir / "decoder.onnx", out_dir / "decoder_int8.onnx")
+            files["decoder_int8"] = "decoder_int8.onnx"
+    return files
 
 
 def _finalise(tmp: Path, path: Path) -> None:

@@ -121,29 +121,15 @@ def export_sam2_model(model, out_dir, *, opset: int = DEFAULT_OPSET, quantize: b
     ``manifest.json`` also records the predictor's mask threshold and the image normalisation, so the
     runtime needs neither the ``sam2`` package nor the checkpoint.
     """
-    from .export_torch import exporter_name, external_data_files
+    from .export_torch import export_prompt_model_graphs, exporter_name, external_data_files
     from .metadata import ExportInfo, source_facts, stamp_onnx, write_manifest
-    from .quantize import quantize_decoder
-
-    if model.checkpoint is None:
-        raise ValueError(f"{model.name}: export needs a model loaded from a checkpoint file (its sha256 is recorded)")
-    unknown = sorted(set(parts) - {"encoder", "decoder"})
-    if unknown or not parts:
-        raise ValueError(f"parts must be a non-empty subset of encoder, decoder; got {list(parts)}")
     sam2_model = model.sam2.float().cpu().eval()
     transforms = model.predictor._transforms
+    files = export_prompt_model_graphs(
+        model, out_dir, parts, quantize=quantize,
+        export_encoder=lambda path: export_sam2_encoder(sam2_model, path, opset=opset, dynamo=dynamo),
+        export_decoder=lambda path: export_sam2_decoder(sam2_model, path, opset=opset, dynamo=dynamo))
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {}
-    if "encoder" in parts:
-        export_sam2_encoder(sam2_model, out_dir / "encoder.onnx", opset=opset, dynamo=dynamo)
-        files["encoder"] = "encoder.onnx"
-    if "decoder" in parts:
-        export_sam2_decoder(sam2_model, out_dir / "decoder.onnx", opset=opset, dynamo=dynamo)
-        files["decoder"] = "decoder.onnx"
-        if quantize:
-            quantize_decoder(out_dir / "decoder.onnx", out_dir / "decoder_int8.onnx")
-            files["decoder_int8"] = "decoder_int8.onnx"
     prompt_encoder = sam2_model.sam_prompt_encoder
     info = ExportInfo(
         model=model.name, **source_facts(model.checkpoint), input_size=int(sam2_model.image_size),

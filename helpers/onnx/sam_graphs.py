@@ -145,28 +145,14 @@ def export_sam_model(model, out_dir, *, opset: int = DEFAULT_OPSET, quantize: bo
     Returns:
         the :class:`~helpers.onnx.metadata.ExportInfo` written to ``manifest.json``.
     """
-    from .export_torch import exporter_name, external_data_files
+    from .export_torch import export_prompt_model_graphs, exporter_name, external_data_files
     from .metadata import ExportInfo, source_facts, stamp_onnx, write_manifest
-    from .quantize import quantize_decoder
-
-    if model.checkpoint is None:
-        raise ValueError(f"{model.name}: export needs a model loaded from a checkpoint file (its sha256 is recorded)")
-    unknown = sorted(set(parts) - {"encoder", "decoder"})
-    if unknown or not parts:
-        raise ValueError(f"parts must be a non-empty subset of encoder, decoder; got {list(parts)}")
     sam = model.sam.float().cpu().eval()
+    files = export_prompt_model_graphs(
+        model, out_dir, parts, quantize=quantize,
+        export_encoder=lambda path: export_sam_encoder(sam, path, opset=opset, dynamo=dynamo),
+        export_decoder=lambda path: export_sam_decoder(sam, path, opset=opset, dynamo=dynamo))
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {}
-    if "encoder" in parts:
-        export_sam_encoder(sam, out_dir / "encoder.onnx", opset=opset, dynamo=dynamo)
-        files["encoder"] = "encoder.onnx"
-    if "decoder" in parts:
-        export_sam_decoder(sam, out_dir / "decoder.onnx", opset=opset, dynamo=dynamo)
-        files["decoder"] = "decoder.onnx"
-        if quantize:
-            quantize_decoder(out_dir / "decoder.onnx", out_dir / "decoder_int8.onnx")
-            files["decoder_int8"] = "decoder_int8.onnx"
     info = ExportInfo(
         model=model.name, **source_facts(model.checkpoint), input_size=int(sam.image_encoder.img_size),
         opset=max(int(opset), 18) if dynamo else int(opset), exporter=exporter_name(dynamo), files=files,
