@@ -17,7 +17,8 @@ import os
 import warnings
 from pathlib import Path
 
-__all__ = ["DEFAULT_OPSET", "export_module", "exporter_name", "external_data_files", "export_prompt_model_graphs"]
+__all__ = ["DEFAULT_OPSET", "export_module", "exporter_name", "external_data_files", "export_prompt_model_graphs",
+           "finish_prompt_model_export"]
 
 DEFAULT_OPSET = 17
 _PROTOBUF_LIMIT = 2**31 - 2**20  # protobuf's 2 GiB message limit, with room for the graph itself
@@ -134,6 +135,19 @@ def export_prompt_model_graphs(model, out_dir, parts, export_encoder, export_dec
             quantize_decoder(out_dir / "decoder.onnx", out_dir / "decoder_int8.onnx")
             files["decoder_int8"] = "decoder_int8.onnx"
     return files
+
+
+def finish_prompt_model_export(out_dir, info) -> None:
+    """Record external weight files, stamp every graph of ``info.files`` and write ``manifest.json``."""
+    from .metadata import stamp_onnx, write_manifest
+
+    out_dir = Path(out_dir)
+    external = sorted({data for name in info.files.values() for data in external_data_files(out_dir / name)})
+    if external:  # weights over 2 GiB (SAM ViT-H's encoder) live beside the graph: keep them with it
+        info.extra["external_data"] = external
+    for part, name in info.files.items():
+        stamp_onnx(out_dir / name, info, part)
+    write_manifest(out_dir, info)
 
 
 def _finalise(tmp: Path, path: Path) -> None:

@@ -121,8 +121,8 @@ def export_sam2_model(model, out_dir, *, opset: int = DEFAULT_OPSET, quantize: b
     ``manifest.json`` also records the predictor's mask threshold and the image normalisation, so the
     runtime needs neither the ``sam2`` package nor the checkpoint.
     """
-    from .export_torch import export_prompt_model_graphs, exporter_name, external_data_files
-    from .metadata import ExportInfo, source_facts, stamp_onnx, write_manifest
+    from .export_torch import export_prompt_model_graphs, exporter_name, finish_prompt_model_export
+    from .metadata import ExportInfo, source_facts
     sam2_model = model.sam2.float().cpu().eval()
     transforms = model.predictor._transforms
     files = export_prompt_model_graphs(
@@ -144,10 +144,5 @@ def export_sam2_model(model, out_dir, *, opset: int = DEFAULT_OPSET, quantize: b
                                int(sam2_model.sam_mask_decoder.conv_s1.out_channels)],
         },
     )  # fmt: skip
-    external = sorted({data for name in files.values() for data in external_data_files(out_dir / name)})
-    if external:  # weights over 2 GiB (SAM ViT-H's encoder) live beside the graph: keep them with it
-        info.extra["external_data"] = external
-    for part, name in files.items():
-        stamp_onnx(out_dir / name, info, part)
-    write_manifest(out_dir, info)
+    finish_prompt_model_export(out_dir, info)
     return info

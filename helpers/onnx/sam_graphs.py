@@ -145,8 +145,8 @@ def export_sam_model(model, out_dir, *, opset: int = DEFAULT_OPSET, quantize: bo
     Returns:
         the :class:`~helpers.onnx.metadata.ExportInfo` written to ``manifest.json``.
     """
-    from .export_torch import export_prompt_model_graphs, exporter_name, external_data_files
-    from .metadata import ExportInfo, source_facts, stamp_onnx, write_manifest
+    from .export_torch import export_prompt_model_graphs, exporter_name, finish_prompt_model_export
+    from .metadata import ExportInfo, source_facts
     sam = model.sam.float().cpu().eval()
     files = export_prompt_model_graphs(
         model, out_dir, parts, quantize=quantize,
@@ -165,10 +165,5 @@ def export_sam_model(model, out_dir, *, opset: int = DEFAULT_OPSET, quantize: bo
             "embedding_shape": [1, int(sam.prompt_encoder.embed_dim), *sam.prompt_encoder.image_embedding_size],
         },
     )  # fmt: skip
-    external = sorted({data for name in files.values() for data in external_data_files(out_dir / name)})
-    if external:  # weights over 2 GiB (SAM ViT-H's encoder) live beside the graph: keep them with it
-        info.extra["external_data"] = external
-    for part, name in files.items():
-        stamp_onnx(out_dir / name, info, part)
-    write_manifest(out_dir, info)
+    finish_prompt_model_export(out_dir, info)
     return info
