@@ -99,8 +99,9 @@ def _device_row() -> dict:
     else:
         import os
 
-        detail = (f"CPU only ({os.cpu_count()} logical cores): enough for every lesson; SAM's encoder takes "
-                  "seconds per scene, each click afterwards milliseconds (see each notebook's Hardware notes)")
+        detail = (f"CPU only ({os.cpu_count()} logical cores): enough for every lesson; SAM ViT-B encodes a scene "
+                  "in about half a minute, then each click takes about a second (MobileSAM, FastSAM or "
+                  "runtime='onnx' are faster; see each notebook's Hardware notes)")
     return {"check": "device", "ready": READY, "details": f"{device}: {detail}"}
 
 
