@@ -81,6 +81,7 @@ def test_the_whole_workflow_in_a_real_browser(app, catalog, tmp_path):
         try:
             page.goto(url, timeout=120_000)
             page.wait_for_function("() => document.title.startsWith('sam-rs')", timeout=60_000)
+            page.locator("#message").wait_for(state="attached", timeout=120_000)  # Gradio renders after the title
 
             # every text the message line shows, transient ones included (the status while encoding)
             page.evaluate("""() => { window.__messages = [];
