@@ -319,8 +319,10 @@ def build_app(catalog: SceneCatalog | None = None, pool: ModelPool | None = None
         compare_choice.change(change_models, [model_choice, compare_choice], model_outputs)
         # quick actions skip the queue: a click round trip is about twice as fast without it
         quick = {"show_progress": "hidden", "queue": False}
+        # every click counts (Gradio's default drops a click made while the previous one is being answered,
+        # e.g. the second corner of a box on a busy CPU); the session's lock keeps them in order
         for view in (view_a, view_b):
-            view.select(on_select, None, outputs, **quick)
+            view.select(on_select, None, outputs, trigger_mode="multiple", **quick)
         mode.change(act(lambda session, m: session.set_mode(m)), [mode], outputs, **quick)
         undo.click(act(lambda session: session.undo()), None, outputs, **quick)
         clear.click(act(lambda session: session.clear()), None, outputs, **quick)
