@@ -87,7 +87,8 @@ from .tiling import (
 from .weights import weights_path
 
 __all__ = ["FORMATS", "DEFAULT_FORMATS", "BatchSummary", "LazyModel", "find_inputs", "plan_outputs", "read_prompts",
-           "segment_batch", "segment_file", "contact_sheet", "OUTPUT_MARKER"]
+           "segment_batch", "segment_file", "contact_sheet", "OUTPUT_MARKER", "input_fingerprint", "is_finished",
+           "weights_identity"]
 
 # --formats name -> file ending appended to the output stem.
 FORMATS = {
@@ -222,12 +223,13 @@ def _outputs(stem: Path, formats) -> dict[str, Path]:
     return {fmt: stem.with_name(stem.name + FORMATS[fmt]) for fmt in formats}
 
 
-def _fingerprint(path: Path, settings: dict) -> dict:
+def input_fingerprint(path: Path, settings: dict) -> dict:
+    """What a finished input's marker records: the file (path, size, mtime) and the run's settings."""
     stat = path.stat()
     return {"input": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, **settings}
 
 
-def _weights_identity(model) -> dict:
+def weights_identity(model) -> dict:
     """Which weights made the outputs: other weights (``--weights``, smoke vs real) mean a re-run.
 
     Works for a loaded model and for a :class:`LazyModel` (the file it would load) alike; a file that
@@ -309,7 +311,8 @@ class LazyModel:
         return f"LazyModel({self.name!r}, weights={self.weights!r})"
 
 
-def _finished(marker: Path, fingerprint: dict, outputs: dict[str, Path]) -> bool:
+def is_finished(marker: Path, fingerprint: dict, outputs: dict[str, Path]) -> bool:
+    """Whether ``marker`` records ``fingerprint`` and every output still exists (resume skips the input)."""
     try:
         saved = json.loads(marker.read_text())
     except (OSError, ValueError):
@@ -574,7 +577,7 @@ def _discard(job: _Job) -> None:
 def _process(model, job: _Job, request: _Request, prompts, settings: dict) -> int:
     """Clear the input's stale outputs, segment it, write its outputs and then its marker: the unit of work of
     every batch, in this process or on a Dask worker. A failure (or Ctrl-C) leaves none of its outputs."""
-    fingerprint = _fingerprint(job.path, settings)
+    fingerprint = input_fingerprint(job.path, settings)
     start = time.perf_counter()
     _clear(job)
     try:
@@ -618,7 +621,7 @@ def contact_sheet(items: list[tuple[Path, str]], path, columns: int = 4, size: i
 # ---- the batch --------------------------------------------------------------------------------------
 def _settings(model, model_name, request: _Request, prompts) -> dict:
     """What the outputs depend on (besides the input file): recorded in, and compared with, ``.done.json``."""
-    settings = {"model": model_name or getattr(model, "name", ""), **_weights_identity(model), "mode": request.mode,
+    settings = {"model": model_name or getattr(model, "name", ""), **weights_identity(model), "mode": request.mode,
                 "prompts": _prompts_digest(prompts), "tile": request.tile_size, "overlap": request.overlap,
                 "formats": sorted(request.formats), "params": request.params, "read_options": request.read_options,
                 "cog": request.cog}
@@ -708,7 +711,7 @@ def segment_batch(inputs, out_dir, model, model_name: str = "", mode: str = "eve
                 (out_dir / OUTPUT_MARKER).write_text("sam-rs segment outputs: never walked as inputs\n")
         todo = []
         for job in jobs:
-            if not force and _finished(job.marker, _fingerprint(job.path, settings), job.outputs):
+            if not force and is_finished(job.marker, input_fingerprint(job.path, settings), job.outputs):
                 summary.skipped.append(job.path)
                 summary.masks += json.loads(job.marker.read_text()).get("masks", 0)
             else:
@@ -912,7 +915,7 @@ class _ClusterRun:
     def _submit_split(self, job: _Job) -> None:
         from functools import partial
 
-        scene = _SplitScene(job, _fingerprint(job.path, self.settings), time.perf_counter())
+        scene = _SplitScene(job, input_fingerprint(job.path, self.settings), time.perf_counter())
         self.active.append(scene)
         _clear(job)  # as _process does: old marker and outputs of formats not asked for go first
         scene.plan_future = self.runner.submit(partial(self._planned, scene), _plan_task, job.path, self.request,

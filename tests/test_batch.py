@@ -309,5 +309,5 @@ def test_lazy_model_fingerprint_matches_the_loaded_model(tmp_path):
     lazy = batch.LazyModel("mobile_sam", path)
     with pytest.warns(UserWarning):
         loaded = load_model("mobile_sam", weights=path, device="cpu")
-    assert lazy.smoke and batch._weights_identity(lazy) == batch._weights_identity(loaded)
-    assert batch._weights_identity(batch.LazyModel("conventional"))["weights"] is None
+    assert lazy.smoke and batch.weights_identity(lazy) == batch.weights_identity(loaded)
+    assert batch.weights_identity(batch.LazyModel("conventional"))["weights"] is None

@@ -27,7 +27,15 @@ import time
 from pathlib import Path
 
 from ..atomic import atomic_output, removing_new_empty_folders
-from ..batch import MARKER, BatchSummary, LazyModel, _fingerprint, _finished, _weights_identity, find_inputs
+from ..batch import (
+    MARKER,
+    BatchSummary,
+    LazyModel,
+    find_inputs,
+    input_fingerprint,
+    is_finished,
+    weights_identity,
+)
 from ..errors import UserInputError, one_line
 from ..raster import RASTER_SUFFIXES
 from .pipeline import ChangeOptions, ChangePair, change_pair, output_paths, pair_stem
@@ -113,7 +121,7 @@ def find_pairs(before, after=None) -> tuple[list[tuple[Path, Path, Path]], list[
 
 
 def _fingerprint_pair(before: Path, after: Path, settings: dict) -> dict:
-    return _fingerprint(before, {**settings, "after": _fingerprint(after, {})})
+    return input_fingerprint(before, {**settings, "after": input_fingerprint(after, {})})
 
 
 def change_batch(before, after, out_dir, options: ChangeOptions | None = None, model=None, force: bool = False,
@@ -147,7 +155,7 @@ def change_batch(before, after, out_dir, options: ChangeOptions | None = None, m
     for path, reason in rejected:
         summary.failed.append((path, reason))
         log(f"FAILED {path}: {reason}")
-    settings = {**options.settings(), **(_weights_identity(model) if model is not None else {})}
+    settings = {**options.settings(), **(weights_identity(model) if model is not None else {})}
     settings = json.loads(json.dumps(settings, default=str))
     planned = [p for _, _, rel in pairs for p in (*output_paths(out_dir / rel, options.formats).values(),
                                                    (out_dir / rel).with_name((out_dir / rel).name + MARKER))]
@@ -156,13 +164,13 @@ def change_batch(before, after, out_dir, options: ChangeOptions | None = None, m
             stem = out_dir / rel
             marker = stem.with_name(stem.name + MARKER)
             outputs = output_paths(stem, options.formats)
-            if not force and _finished(marker, _fingerprint_pair(first, second, settings), outputs):
+            if not force and is_finished(marker, _fingerprint_pair(first, second, settings), outputs):
                 summary.skipped.append(first)
                 summary.masks += json.loads(marker.read_text()).get("changed", 0)
                 continue
             if isinstance(model, LazyModel):  # first pair with work left: load now (may download)
                 model = model.load()
-                settings = json.loads(json.dumps({**options.settings(), **_weights_identity(model)}, default=str))
+                settings = json.loads(json.dumps({**options.settings(), **weights_identity(model)}, default=str))
             fingerprint = _fingerprint_pair(first, second, settings)
             try:
                 result = change_pair(ChangePair(first, second, stem), options, model)
