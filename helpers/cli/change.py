@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
 
 from ..change.batch import change_batch, find_pairs
@@ -12,6 +11,7 @@ from ..change.pipeline import DEFAULT_FORMATS, FORMATS, ChangeOptions
 from ..change.segment import DEFAULT_MODELS, METHODS, PROMPT_KINDS
 from ..change.thresholds import parse_threshold
 from ..errors import UserInputError
+from .arguments import parse_formats, parse_param
 
 DESCRIPTION = """\
 SAR change detection for one pair or folder trees of pairs: speckle filter and log-ratio in linear power,
@@ -28,27 +28,6 @@ Outputs mirror the tree (DIR/site_a/vv.gpkg, vv_change.tif, vv_log_ratio.tif, vv
 vv.done.json); re-running skips finished pairs (resume). A raster without its partner or a bad pair is
 reported in one line and the others go on.
 """
-
-
-def _parse_param(text: str):
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise UserInputError(f"--param wants KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
-
-
-def _parse_formats(text: str) -> tuple[str, ...]:
-    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
-    if formats == ["all"]:
-        return tuple(FORMATS)
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise UserInputError(f"unknown --formats {', '.join(unknown) or repr(text)}; choose from "
-                             f"{', '.join(FORMATS)} or all")
-    return tuple(formats)
 
 
 def _check_params(params: dict, model_name: str | None) -> None:
@@ -71,7 +50,7 @@ def _check_params(params: dict, model_name: str | None) -> None:
 
 def _cmd_change(args) -> int:
     """Check every argument (nothing loaded or written yet), then run the pairs."""
-    params = dict(_parse_param(p) for p in args.param)
+    params = dict(parse_param(p) for p in args.param)
     if params and args.method not in ("fastsam", "sam"):
         raise UserInputError(f"--param applies to --method fastsam / sam (automatic masks), not {args.method}")
     options = ChangeOptions(
@@ -79,7 +58,7 @@ def _cmd_change(args) -> int:
         speckle_filter=args.filter, looks=args.looks, threshold=parse_threshold(args.threshold),
         signed=not args.absolute, min_area=args.min_area, prompt=args.prompt,
         min_change_fraction=args.min_change_fraction, scale_db=args.scale_db, style=args.style,
-        tile_size=args.tile, overlap=args.overlap, params=params, formats=_parse_formats(args.formats),
+        tile_size=args.tile, overlap=args.overlap, params=params, formats=parse_formats(args.formats, FORMATS),
         progress=not args.quiet,
     )
     _check_params(params, options.model_name)

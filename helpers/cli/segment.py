@@ -23,28 +23,8 @@ from ..errors import UserInputError
 from ..raster import RASTER_SUFFIXES, check_bands
 from ..registry import get_spec
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, tile_grid
+from .arguments import parse_formats, parse_param
 from .cluster import add_dask_arguments, dask_from_args
-
-
-def _parse_param(text: str):
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise ValueError(f"--param wants KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
-
-
-def _parse_formats(text: str) -> list[str]:
-    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
-    if formats == ["all"]:
-        return list(FORMATS)
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        named = ", ".join(unknown) if unknown else repr(text)
-        raise ValueError(f"unknown --formats {named}; choose from {', '.join(FORMATS)} or all")
-    return formats
 
 
 def _check_params(params: dict, model_name: str, mode: str) -> None:
@@ -82,7 +62,7 @@ def _checked_inputs(inputs, out_dir, formats) -> list[Path]:
 
 def _cmd_segment(args) -> int:
     """Check every argument (nothing loaded or written yet), then run the batch with a lazily loaded model."""
-    formats = _parse_formats(args.formats)
+    formats = parse_formats(args.formats, FORMATS)
     get_spec(args.model)  # unknown names fail here, in one line
     if args.weights is not None and not Path(args.weights).expanduser().is_file():
         raise UserInputError(f"--weights file not found: {args.weights}")
@@ -90,7 +70,7 @@ def _cmd_segment(args) -> int:
         tile_grid(args.tile, args.tile, args.tile, args.overlap)
     except ValueError as exc:
         raise UserInputError(f"--tile {args.tile} --overlap {args.overlap}: {exc}") from None
-    params = dict(_parse_param(p) for p in args.param)
+    params = dict(parse_param(p) for p in args.param)
     _check_params(params, args.model, args.mode)
     if args.mode != "everything" and not args.prompts:
         raise UserInputError(f"--mode {args.mode} needs --prompts FILE (points or polygons, any CRS)")
